@@ -1,0 +1,123 @@
+// Connections to MySQL/MariaDB from a URL: the one place that decides how the toolkit talks to a server.
+import mysql from 'mysql2/promise';
+import { UserError } from '../errors';
+
+export type Connection = mysql.Connection;
+
+export const DEFAULT_SERVER_URL = 'mysql://root@127.0.0.1:3306';
+
+export interface ConnectOptions {
+  /** Override (or remove, with null) the database named in the URL. */
+  database?: string | null;
+  /** Allow LOAD DATA LOCAL INFILE streams on this connection. */
+  localInfile?: boolean;
+}
+
+export interface ParsedUrl {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string | null;
+  socketPath?: string;
+}
+
+/**
+ * Parses mysql://user:pass@host:port/db (also mariadb://). A socket is given as ?socket=/path.
+ * Throws a UserError naming what is wrong, so a mistyped --url is a one-line reason.
+ */
+export function parseUrl(url: string): ParsedUrl {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UserError(`not a database URL: "${url}" (expected mysql://user:password@host:port/database)`);
+  }
+  if (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:') {
+    throw new UserError(`unsupported URL scheme "${parsed.protocol}" in "${redactUrl(url)}" (expected mysql://)`);
+  }
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || null;
+  const socketPath = parsed.searchParams.get('socket') ?? undefined;
+  return {
+    host: parsed.hostname || '127.0.0.1',
+    port: parsed.port ? Number(parsed.port) : 3306,
+    user: decodeURIComponent(parsed.username || 'root'),
+    password: decodeURIComponent(parsed.password || ''),
+    database,
+    socketPath,
+  };
+}
+
+/** The same URL pointing at another database (or at the server only, with null). */
+export function withDatabase(url: string, database: string | null): string {
+  const parsed = new URL(url);
+  parsed.pathname = database ? `/${encodeURIComponent(database)}` : '';
+  return parsed.toString();
+}
+
+/** The URL with its password masked, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** Session settings every toolkit connection runs with: UTC, and the character set the schema uses. */
+const SESSION_SETUP = ["SET time_zone = '+00:00'", 'SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci'];
+
+export async function connect(url: string, options: ConnectOptions = {}): Promise<Connection> {
+  const target = parseUrl(url);
+  const database = options.database === undefined ? target.database : options.database;
+  let conn: Connection;
+  try {
+    conn = await mysql.createConnection({
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      password: target.password,
+      socketPath: target.socketPath,
+      database: database ?? undefined,
+      timezone: 'Z',
+      dateStrings: false,
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      decimalNumbers: false,
+      multipleStatements: false,
+      charset: 'utf8mb4_unicode_ci',
+      connectTimeout: 10_000,
+      ...(options.localInfile ? { flags: ['+LOCAL_FILES'] } : {}),
+    });
+  } catch (err) {
+    const e = err as { code?: string; message: string };
+    throw new UserError(`cannot connect to ${redactUrl(url)}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '));
+  }
+  // A connection error event would otherwise crash the process when idle connections drop.
+  conn.on('error', () => undefined);
+  for (const statement of SESSION_SETUP) await conn.query(statement);
+  return conn;
+}
+
+/** Runs fn with a connection that is always closed afterwards. */
+export async function withConnection<T>(url: string, fn: (conn: Connection) => Promise<T>, options: ConnectOptions = {}): Promise<T> {
+  const conn = await connect(url, options);
+  try {
+    return await fn(conn);
+  } finally {
+    await conn.end().catch(() => conn.destroy());
+  }
+}
+
+/** Quotes an identifier that the toolkit derived itself (never a user string: see campaigns/naming). */
+export function quoteIdentifier(name: string): string {
+  if (!/^[A-Za-z0-9_$]+$/.test(name)) throw new Error(`refusing to quote unexpected identifier: ${JSON.stringify(name)}`);
+  return '`' + name + '`';
+}
+
+export async function queryRows<T = Record<string, unknown>>(conn: Connection, sql: string, params: unknown[] = []): Promise<T[]> {
+  const [rows] = await conn.query(sql, params);
+  return rows as T[];
+}
