@@ -2,6 +2,8 @@
 // errors to exit codes (0 ok, 1 user error with a one-line reason, 2+ failure).
 import { Command, CommanderError } from 'commander';
 import { OperationError, UserError } from './errors';
+import { registerCampaignCommands } from './campaigns/command';
+import { registerMigrateCommands } from './migrate/command';
 import { registerSqlCommands } from './sql/command';
 
 export function buildProgram(): Command {
@@ -10,6 +12,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   registerSqlCommands(program);
+  registerMigrateCommands(program);
+  registerCampaignCommands(program);
   return program;
 }
 

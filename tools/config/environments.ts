@@ -1,0 +1,61 @@
+// Which database a command works on. db-migrate's config loader reads database.json (environments
+// dev, test, qa, prod; `{"ENV": "VAR"}` values come from environment variables, so secrets never
+// live in the repository); --url overrides the environment on every command.
+import fs from 'fs';
+import path from 'path';
+import { UserError } from '../errors';
+import { parseUrl } from '../sql/connection';
+import { projectRoot } from '../migrate/sources';
+
+// db-migrate ships no type declarations for its config module.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dbMigrateConfig = require('db-migrate/lib/config.js') as {
+  loadFile(file: string, env?: string): { getCurrent(): { env: string; settings: Record<string, unknown> } };
+};
+
+export const CONFIG_FILE = 'database.json';
+
+export interface Target {
+  /** The environment's name, or "url" when --url was given. */
+  env: string;
+  url: string;
+  /** The raw environment settings (thresholds, replicas, ...), empty for --url. */
+  settings: Record<string, unknown>;
+}
+
+export interface TargetOptions {
+  env?: string;
+  url?: string;
+  configFile?: string;
+}
+
+function urlFromSettings(env: string, settings: Record<string, unknown>, file: string): string {
+  const host = settings.host as string | undefined;
+  if (!host) {
+    throw new UserError(`environment "${env}" in ${file} has no URL: set the environment variable its "url" names (e.g. REMINDERLY_${env.toUpperCase()}_URL)`);
+  }
+  const user = encodeURIComponent(String(settings.user ?? 'root'));
+  const password = settings.password ? ':' + encodeURIComponent(String(settings.password)) : '';
+  const port = settings.port ? `:${settings.port}` : '';
+  const database = settings.database ? '/' + encodeURIComponent(String(settings.database)) : '';
+  return `mysql://${user}${password}@${host}${port}${database}`;
+}
+
+export function resolveTarget(options: TargetOptions): Target {
+  if (options.url) {
+    parseUrl(options.url);
+    return { env: 'url', url: options.url, settings: {} };
+  }
+  const file = options.configFile ?? path.join(projectRoot(), CONFIG_FILE);
+  if (!fs.existsSync(file)) throw new UserError(`no --url given and no ${file} to read environments from`);
+  let loaded;
+  try {
+    loaded = dbMigrateConfig.loadFile(file, options.env);
+  } catch (err) {
+    throw new UserError(`${path.basename(file)}: ${(err as Error).message}`);
+  }
+  const { env, settings } = loaded.getCurrent();
+  const url = urlFromSettings(env, settings, path.basename(file));
+  parseUrl(url);
+  return { env, url, settings };
+}

@@ -1,0 +1,117 @@
+// `reminderly-db migrate up|down|status|validate|plan|repair`.
+import { Command, Option } from 'commander';
+import path from 'path';
+import { format } from 'sql-formatter';
+import { printJson, positiveInt, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
+import { OperationError } from '../errors';
+import { migrateDown, migrateUp, migrationStatus, planUp, repairMigration, RunReport } from './migrator';
+import { migrationNameFrom } from './sources';
+import { validationProblems } from './status';
+
+type Flags = TargetFlags & { dir?: string };
+
+const log = (line: string) => process.stderr.write(line + '\n');
+
+/** Options every migrate subcommand takes: the target, and where the migration files are. */
+function migrationOptions(cmd: Command): Command {
+  return withTargetOptions(cmd).option('--dir <path>', 'project folder holding schema/, indexes/, seeds/, procedures/ (default: this package)');
+}
+
+function lockTimeout(cmd: Command): Command {
+  return cmd.addOption(new Option('--lock-timeout <seconds>', 'how long to wait for another run to finish').argParser(positiveInt('--lock-timeout')));
+}
+
+function printReport(report: RunReport, verb: string): void {
+  const done = report.results.filter((r) => r.outcome === 'applied' || r.outcome === 'reverted');
+  if (report.results.length === 0) console.log(`${report.database}: nothing to ${verb}, the database is up to date`);
+  for (const r of report.results) {
+    const detail = r.outcome === 'failed' ? `\n  ${r.error}` : r.outcome === 'not-executed' ? '' : ` (${r.statements} statements, ${r.ms} ms)`;
+    console.log(`${r.outcome.padEnd(12)} ${r.name}.sql${detail}`);
+  }
+  for (const note of report.notes) console.log(note);
+  if (report.results.length) console.log(`${report.database}: ${done.length} of ${report.results.length} files ${verb === 'apply' ? 'applied' : 'reverted'}`);
+  if (!report.ok) throw new OperationError(`${verb} stopped at a failed statement; nothing after it ran (see above)`);
+}
+
+function sqlForDisplay(text: string, flavour: 'mysql' | 'mariadb'): string {
+  // Compound statements (routines, triggers) need a client delimiter to be pasted into the client.
+  const compound = /^\s*CREATE\b[\s\S]*?\b(PROCEDURE|FUNCTION|TRIGGER|EVENT)\b/i.test(text) && /\bBEGIN\b/i.test(text);
+  let formatted: string;
+  try {
+    formatted = compound ? text : format(text, { language: flavour, keywordCase: 'upper' });
+  } catch {
+    formatted = text;
+  }
+  return compound ? `DELIMITER $$\n${formatted.trim()}$$\nDELIMITER ;` : `${formatted.trim()};`;
+}
+
+function rootOf(flags: Flags): string | undefined {
+  return flags.dir ? path.resolve(flags.dir) : undefined;
+}
+
+export function registerMigrateCommands(program: Command): void {
+  const migrate = program.command('migrate').description('apply, revert and inspect the ordered migration history (schema/, indexes/, seeds/, procedures/)');
+
+  lockTimeout(migrationOptions(migrate.command('up').description('apply every pending migration, then re-apply changed routines')))
+    .addOption(new Option('--to <version>', 'stop after this version').argParser(positiveInt('--to')))
+    .option('--resume', 'continue a failed or interrupted file at the statement that did not complete')
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: Flags & { to?: number; resume?: boolean; lockTimeout?: number; json?: boolean }) => {
+      const target = targetOf(flags);
+      const report = await migrateUp({ root: rootOf(flags), url: target.url, to: flags.to, resume: flags.resume, lockTimeoutSeconds: flags.lockTimeout, log });
+      if (flags.json) {
+        printJson(report);
+        if (!report.ok) process.exitCode = 2;
+      } else printReport(report, 'apply');
+    });
+
+  lockTimeout(migrationOptions(migrate.command('down').description('revert the latest applied versioned migrations with their .down.sql files')))
+    .requiredOption('--count <n>', 'how many migrations to revert', positiveInt('--count'))
+    .action(async (flags: Flags & { count: number; lockTimeout?: number }) => {
+      const target = targetOf(flags);
+      printReport(await migrateDown({ root: rootOf(flags), url: target.url, count: flags.count, lockTimeoutSeconds: flags.lockTimeout, log }), 'revert');
+    });
+
+  migrationOptions(migrate.command('status').description('show every file as applied, pending, changed, failed, interrupted or missing'))
+    .option('--json', 'print the status as JSON')
+    .action(async (flags: Flags & { json?: boolean }) => {
+      const status = await migrationStatus({ root: rootOf(flags), url: targetOf(flags).url });
+      if (flags.json) return printJson(status);
+      if (!status.exists) console.log(`${status.database} does not exist yet: everything is pending`);
+      for (const f of status.files) {
+        const extra = f.resumeAt !== null ? ` at statement ${f.resumeAt + 1}` : '';
+        console.log(`${f.state.padEnd(12)} ${f.name}.sql${extra}`);
+      }
+      const counts = new Map<string, number>();
+      for (const f of status.files) counts.set(f.state, (counts.get(f.state) ?? 0) + 1);
+      console.log([...counts].map(([state, n]) => `${n} ${state}`).join(', '));
+    });
+
+  migrationOptions(migrate.command('validate').description('exit non-zero if applied files were edited, deleted, failed or are out of order'))
+    .action(async (flags: Flags) => {
+      const status = await migrationStatus({ root: rootOf(flags), url: targetOf(flags).url });
+      const problems = validationProblems(status.files);
+      for (const p of problems) console.log(`${p.name}.sql: ${p.problem}`);
+      if (problems.length) throw new OperationError(`${problems.length} migration file(s) disagree with ${status.database}`, 1);
+      console.log(`${status.database}: every applied file matches the checkout`);
+    });
+
+  migrationOptions(migrate.command('plan').description('print the SQL that `up` would run, formatted; changes nothing'))
+    .addOption(new Option('--to <version>', 'stop after this version').argParser(positiveInt('--to')))
+    .option('--resume', 'plan a resumed run')
+    .action(async (flags: Flags & { to?: number; resume?: boolean }) => {
+      const target = targetOf(flags);
+      const planned = await planUp({ root: rootOf(flags), url: target.url, to: flags.to, resume: flags.resume });
+      if (!planned.length) console.log('-- nothing to apply: the database is up to date');
+      for (const file of planned) {
+        console.log(`-- ${file.name}.sql${file.from ? ` (from statement ${file.from + 1})` : ''}`);
+        for (const s of file.statements) console.log(sqlForDisplay(s.text, 'mysql') + '\n');
+      }
+    });
+
+  lockTimeout(migrationOptions(migrate.command('repair').description('mark a failed/interrupted file as applied (after finishing it by hand), or accept an edited file\'s checksum')))
+    .argument('<file>', 'the migration, e.g. schema/V0003__contacts.sql')
+    .action(async (file: string, flags: Flags & { lockTimeout?: number }) => {
+      console.log(await repairMigration({ root: rootOf(flags), url: targetOf(flags).url, name: migrationNameFrom(file, rootOf(flags)), lockTimeoutSeconds: flags.lockTimeout }));
+    });
+}
