@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { OperationError, UserError } from './errors';
 import { registerCampaignCommands } from './campaigns/command';
+import { registerMaintenanceCommands } from './maintenance/command';
 import { registerMigrateCommands } from './migrate/command';
 import { registerSqlCommands } from './sql/command';
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerSqlCommands(program);
   registerMigrateCommands(program);
   registerCampaignCommands(program);
+  registerMaintenanceCommands(program);
   return program;
 }
 

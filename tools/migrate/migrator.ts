@@ -4,6 +4,7 @@ import { OperationError, UserError } from '../errors';
 import { connect, Connection, parseUrl, quoteIdentifier, withConnection } from '../sql/connection';
 import { acquireSchemaLock, DEFAULT_LOCK_TIMEOUT_SECONDS, releaseSchemaLock, schemaLockHolder } from '../sql/schema-lock';
 import { splitSql, SqlStatement } from '../sql/splitter';
+import { upgradeSets } from '../campaigns/sets';
 import {
   ensureLedger, ledgerExists, readLedger, recordApplied, recordFailure, recordProgress, recordReverted, recordStart,
 } from './ledger';
@@ -45,11 +46,20 @@ export interface UpOptions extends CommonOptions {
   quiet?: boolean;
 }
 
-/** Work that runs after a successful `up` while the lock is still held, e.g. upgrading campaign sets. */
-export type AfterUpHook = (conn: Connection, log: (line: string) => void) => Promise<string[]>;
-const afterUpHooks: AfterUpHook[] = [];
-export function registerAfterUpHook(hook: AfterUpHook): void {
-  if (!afterUpHooks.includes(hook)) afterUpHooks.push(hook);
+/**
+ * After the files, still under the lock: bring every campaign table set to the newest template
+ * version, so a template migration and its roll-out to existing sets are one `up`.
+ */
+async function upgradeCampaignSets(conn: Connection, quiet: boolean): Promise<string[]> {
+  const [rows] = await conn.query(
+    "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'campaign_sets'");
+  if (!(rows as unknown[]).length) return [];
+  const results = await upgradeSets(conn, { progress: quiet ? 'none' : 'auto' });
+  const failed = results.filter((r) => r.outcome === 'failed');
+  if (failed.length) {
+    throw new OperationError(`${failed.length} campaign set(s) failed to upgrade, first: campaign ${failed[0].campaignId}: ${failed[0].error}`);
+  }
+  return results.length ? [`campaign sets upgraded: ${results.length}`] : [];
 }
 
 function databaseOf(url: string): string {
@@ -189,10 +199,7 @@ export async function migrateUp(options: UpOptions): Promise<RunReport> {
       await recordApplied(s.books, source, statements.length);
       results.push({ name: source.name, kind: source.kind, outcome: 'applied', statements: statements.length - from, startedAt: from, ms: Date.now() - started });
     }
-    const notes: string[] = [];
-    if (!failed) {
-      for (const hook of afterUpHooks) notes.push(...await hook(s.work, log));
-    }
+    const notes = failed || options.to !== undefined ? [] : await upgradeCampaignSets(s.work, Boolean(options.quiet));
     return { database: s.database, results, notes, ok: !failed };
   });
   return report;

@@ -1,0 +1,98 @@
+// The server's own dump tool and client, driven from Node: dumps go through gzip to disk with
+// their SHA-256 computed on the way; restores stream the file back through the matching client.
+import { spawn } from 'child_process';
+import { createHash } from 'crypto';
+import fs from 'fs';
+import { pipeline } from 'stream/promises';
+import { Transform } from 'stream';
+import zlib from 'zlib';
+import { parseUrl } from '../sql/connection';
+import { ServerInfo } from '../sql/flavour';
+
+export class ToolMissingError extends Error {}
+
+function connectionArgs(url: string): { args: string[]; env: NodeJS.ProcessEnv } {
+  const target = parseUrl(url);
+  const args = target.socketPath
+    ? [`--socket=${target.socketPath}`, `--user=${target.user}`]
+    : ['--protocol=TCP', `--host=${target.host}`, `--port=${target.port}`, `--user=${target.user}`];
+  // The password goes through the environment, never the command line (visible in ps).
+  return { args, env: { ...process.env, MYSQL_PWD: target.password } };
+}
+
+function spawnTool(command: string, args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise<void>((resolve, reject) => {
+    child.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT'
+      ? new ToolMissingError(`${command} not found on PATH (it comes with the ${command.startsWith('mariadb') ? 'MariaDB' : 'MySQL'} client package)`)
+      : err));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' / ')}`))));
+  });
+  return { child, exited };
+}
+
+export async function toolVersion(command: string): Promise<string> {
+  const { child, exited } = spawnTool(command, ['--version'], process.env);
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stdin.end();
+  await exited;
+  return out.trim();
+}
+
+/** Passes bytes through while hashing them. */
+function hashing(hash: ReturnType<typeof createHash>): Transform {
+  return new Transform({ transform(chunk, _enc, cb) { hash.update(chunk); cb(null, chunk); } });
+}
+
+export interface DumpOptions {
+  /** Called once the dump has started writing (fault tests pause here). */
+  onStarted?: () => Promise<void>;
+}
+
+/**
+ * Dumps one table, consistent (--single-transaction), into a gzip file; returns its SHA-256. The
+ * file is written under a temporary name and renamed when complete, so a killed dump never
+ * leaves a file that looks finished.
+ */
+export async function dumpTable(server: ServerInfo, url: string, database: string, table: string, outFile: string,
+  options: DumpOptions = {}): Promise<string> {
+  const { args, env } = connectionArgs(url);
+  const dumpArgs = [...args, '--single-transaction', '--skip-lock-tables', '--no-tablespaces', '--skip-add-drop-table',
+    '--hex-blob', '--tz-utc', '--skip-comments', '--default-character-set=utf8mb4', ...server.dumpOptions, database, table];
+  const tmp = `${outFile}.partial`;
+  const hash = createHash('sha256');
+  const { child, exited } = spawnTool(server.dumpCommand, dumpArgs, env);
+  child.stdin.end();
+  const out = fs.createWriteStream(tmp);
+  const written = pipeline(child.stdout, zlib.createGzip({ level: 1 }), hashing(hash), out);
+  try {
+    if (options.onStarted) await options.onStarted();
+    await Promise.all([exited, written]);
+    const fd = fs.openSync(tmp, 'r');
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fs.renameSync(tmp, outFile);
+  } catch (err) {
+    child.kill();
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  return hash.digest('hex');
+}
+
+export async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(fs.createReadStream(file), hashing(hash), new Transform({ transform(_c, _e, cb) { cb(); } }));
+  return hash.digest('hex');
+}
+
+/** Restores a .sql.gz dump into a database with the server's own command-line client. */
+export async function restoreDump(server: ServerInfo, url: string, database: string, file: string): Promise<void> {
+  const { args, env } = connectionArgs(url);
+  const { child, exited } = spawnTool(server.clientCommand, [...args, '--batch', '--default-character-set=utf8mb4', database], env);
+  child.stdout.resume();
+  await Promise.all([exited, pipeline(fs.createReadStream(file), zlib.createGunzip(), child.stdin)]);
+}
