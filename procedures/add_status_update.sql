@@ -1,0 +1,103 @@
+-- add_status_update: records a status reported later for a sent message (delivery callbacks).
+--
+-- Purpose:    appends a status update (never rewrites one) for a message and method, e.g.
+--             delivered, bounced, opened, responded; makes it the message's current status for
+--             that method; a 'responded' update is also recorded as an interaction of the contact
+--             (who responds, for targeting the likely responders).
+-- Parameters: p_campaign_id   campaigns.id
+--             p_message_id    the message (id in the campaign's messages table)
+--             p_method        contact_methods.code the update is about: email, sms, phone, other
+--             p_status        contact_statuses.code (not the pipeline's own pending/ready)
+--             p_provider_ref  the provider's reference, up to 200 characters, optional
+--             p_detail        free text, up to 1000 characters, optional
+-- Result set: one row: status_update_id, interaction_id (NULL unless responded)
+-- Errors:     SQLSTATE 45000 'add_status_update: ...': the campaign checks, message_id unknown in
+--             the campaign, method or status unknown, the message never went out by that method,
+--             provider_ref/detail too long. A rejected call changes nothing.
+DROP PROCEDURE IF EXISTS add_status_update;
+DELIMITER $$
+CREATE PROCEDURE add_status_update(
+  IN p_campaign_id BIGINT UNSIGNED,
+  IN p_message_id BIGINT UNSIGNED,
+  IN p_method VARCHAR(64),
+  IN p_status VARCHAR(64),
+  IN p_provider_ref TEXT,
+  IN p_detail TEXT)
+    MODIFIES SQL DATA
+BEGIN
+  DECLARE v_company_id BIGINT UNSIGNED;
+  DECLARE v_method_id TINYINT UNSIGNED;
+  DECLARE v_status_id SMALLINT UNSIGNED;
+  DECLARE v_update_id BIGINT UNSIGNED;
+  DECLARE v_interaction_id BIGINT UNSIGNED DEFAULT NULL;
+  DECLARE v_msg VARCHAR(128);
+
+  CALL pipeline_check_campaign('add_status_update', p_campaign_id, v_company_id);
+  SELECT id INTO v_method_id FROM contact_methods WHERE code = p_method;
+  IF v_method_id IS NULL THEN
+    SET v_msg = LEFT(CONCAT('add_status_update: unknown method "', COALESCE(p_method, 'NULL'), '"'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+  END IF;
+  SELECT id INTO v_status_id FROM contact_statuses WHERE code = p_status AND code NOT IN ('pending', 'ready');
+  IF v_status_id IS NULL THEN
+    SET v_msg = LEFT(CONCAT('add_status_update: unknown status "', COALESCE(p_status, 'NULL'), '"'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+  END IF;
+  IF CHAR_LENGTH(p_provider_ref) > 200 OR CHAR_LENGTH(p_detail) > 1000 THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'add_status_update: provider_ref over 200 or detail over 1000 characters';
+  END IF;
+  IF p_message_id IS NULL THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'add_status_update: message_id must be given';
+  END IF;
+  SET @reminderly_message = p_message_id, @reminderly_method = v_method_id, @reminderly_found = NULL, @reminderly_contact = NULL;
+  SET @reminderly_sql = CONCAT(
+    'SELECT m.contact_id, c.message_id INTO @reminderly_contact, @reminderly_found FROM `', campaign_table_name(p_campaign_id, 'messages'), '` AS m ',
+    'LEFT JOIN `', campaign_table_name(p_campaign_id, 'message_contact_status'), '` AS c ON c.message_id = m.id AND c.method_id = ? ',
+    'WHERE m.id = ?');
+  PREPARE reminderly_su_find FROM @reminderly_sql;
+  EXECUTE reminderly_su_find USING @reminderly_method, @reminderly_message;
+  DEALLOCATE PREPARE reminderly_su_find;
+  IF @reminderly_contact IS NULL THEN
+    SET v_msg = CONCAT('add_status_update: message_id ', p_message_id, ' is not in campaign ', p_campaign_id);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+  END IF;
+  IF @reminderly_found IS NULL THEN
+    SET v_msg = LEFT(CONCAT('add_status_update: message ', p_message_id, ' was never sent by ', p_method), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+  END IF;
+
+  BEGIN
+    DECLARE EXIT HANDLER FOR SQLEXCEPTION
+    BEGIN
+      ROLLBACK;
+      RESIGNAL;
+    END;
+    START TRANSACTION;
+    SET @reminderly_now = NOW(3), @reminderly_status = v_status_id, @reminderly_ref = p_provider_ref, @reminderly_detail = p_detail;
+    SET @reminderly_sql = CONCAT(
+      'INSERT INTO `', campaign_table_name(p_campaign_id, 'status_updates'), '` (message_id, method_id, status_id, provider_ref, detail, created_at) ',
+      'VALUES (?, ?, ?, ?, ?, ?)');
+    PREPARE reminderly_su_insert FROM @reminderly_sql;
+    EXECUTE reminderly_su_insert USING @reminderly_message, @reminderly_method, @reminderly_status, @reminderly_ref, @reminderly_detail, @reminderly_now;
+    DEALLOCATE PREPARE reminderly_su_insert;
+    SET v_update_id = LAST_INSERT_ID();
+    SET @reminderly_sql = CONCAT(
+      'UPDATE `', campaign_table_name(p_campaign_id, 'message_contact_status'), '` SET status_id = ?, updated_at = ? ',
+      'WHERE message_id = ? AND method_id = ?');
+    PREPARE reminderly_su_current FROM @reminderly_sql;
+    EXECUTE reminderly_su_current USING @reminderly_status, @reminderly_now, @reminderly_message, @reminderly_method;
+    DEALLOCATE PREPARE reminderly_su_current;
+    IF p_status = 'responded' THEN
+      SET @reminderly_sql = CONCAT(
+        'INSERT INTO `', campaign_table_name(p_campaign_id, 'interactions'), '` (message_id, contact_id, method_id, kind, detail, created_at) ',
+        'VALUES (?, ?, ?, ''responded'', ?, ?)');
+      PREPARE reminderly_su_interaction FROM @reminderly_sql;
+      EXECUTE reminderly_su_interaction USING @reminderly_message, @reminderly_contact, @reminderly_method, @reminderly_detail, @reminderly_now;
+      DEALLOCATE PREPARE reminderly_su_interaction;
+      SET v_interaction_id = LAST_INSERT_ID();
+    END IF;
+    COMMIT;
+  END;
+  SELECT v_update_id AS status_update_id, v_interaction_id AS interaction_id;
+END$$
+DELIMITER ;

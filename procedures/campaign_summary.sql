@@ -1,0 +1,67 @@
+-- campaign_summary: where a campaign's messages stand, for reporting.
+--
+-- Purpose:    counts by current status and method, the state of the ready queue (oldest
+--             claimable message: how far behind the workers are) and of the batches.
+-- Parameters: p_user_id      the user asking (checked against the campaign's company)
+--             p_campaign_id  campaigns.id
+-- Result sets:
+--             1. status, method, messages: one row per current status and method; messages
+--                loaded but not yet marked ready count as 'pending'
+--             2. one row: campaign_id, messages, pending, queued (claimable now), scheduled
+--                (claimable later), in_flight (held by a batch whose lease runs), lease_expired
+--                (held by an expired batch, claimable again), oldest_ready_at (the oldest
+--                claimable entry's visible_at, NULL when none), batches_open, batches_expired,
+--                batches_completed
+--             3. run_type, queued, oldest_ready_at: the claimable entries per lane
+-- Errors:     SQLSTATE 45000: the campaign checks of pipeline_check_campaign, 'access denied ...'.
+DROP PROCEDURE IF EXISTS campaign_summary;
+DELIMITER $$
+CREATE PROCEDURE campaign_summary(IN p_user_id BIGINT UNSIGNED, IN p_campaign_id BIGINT UNSIGNED)
+    READS SQL DATA
+BEGIN
+  DECLARE v_company_id BIGINT UNSIGNED;
+  DECLARE v_messages VARCHAR(64);
+  DECLARE v_queue VARCHAR(64);
+
+  CALL pipeline_check_campaign('campaign_summary', p_campaign_id, v_company_id);
+  CALL assert_company_access(p_user_id, v_company_id);
+  SET v_messages = campaign_table_name(p_campaign_id, 'messages');
+  SET v_queue = campaign_table_name(p_campaign_id, 'ready_queue');
+  SET @reminderly_now = NOW(3), @reminderly_campaign = p_campaign_id;
+
+  SET @reminderly_sql = CONCAT(
+    'SELECT s.code AS status, cm.code AS method, COUNT(*) AS messages FROM `', campaign_table_name(p_campaign_id, 'message_contact_status'), '` AS c ',
+    'JOIN contact_statuses s ON s.id = c.status_id JOIN contact_methods cm ON cm.id = c.method_id GROUP BY s.code, cm.code ',
+    'UNION ALL ',
+    'SELECT ''pending'', cm.code, COUNT(*) FROM `', v_messages, '` AS m JOIN contact_methods cm ON cm.id = m.method_id ',
+    'WHERE m.ready_at IS NULL GROUP BY cm.code ORDER BY status, method');
+  PREPARE reminderly_summary_status FROM @reminderly_sql;
+  EXECUTE reminderly_summary_status;
+  DEALLOCATE PREPARE reminderly_summary_status;
+
+  SET @reminderly_sql = CONCAT(
+    'SELECT ? AS campaign_id, ',
+    '(SELECT COUNT(*) FROM `', v_messages, '`) AS messages, ',
+    '(SELECT COUNT(*) FROM `', v_messages, '` WHERE ready_at IS NULL) AS pending, ',
+    'COALESCE(SUM(q.batch_id IS NULL AND q.visible_at <= ?), 0) AS queued, ',
+    'COALESCE(SUM(q.batch_id IS NULL AND q.visible_at > ?), 0) AS scheduled, ',
+    'COALESCE(SUM(q.batch_id IS NOT NULL AND q.visible_at > ?), 0) AS in_flight, ',
+    'COALESCE(SUM(q.batch_id IS NOT NULL AND q.visible_at <= ?), 0) AS lease_expired, ',
+    'MIN(IF(q.visible_at <= ?, q.visible_at, NULL)) AS oldest_ready_at, ',
+    '(SELECT COUNT(*) FROM batches b WHERE b.campaign_id = ? AND b.completed_at IS NULL AND b.lease_until >= ?) AS batches_open, ',
+    '(SELECT COUNT(*) FROM batches b WHERE b.campaign_id = ? AND b.completed_at IS NULL AND b.lease_until < ?) AS batches_expired, ',
+    '(SELECT COUNT(*) FROM batches b WHERE b.campaign_id = ? AND b.completed_at IS NOT NULL) AS batches_completed ',
+    'FROM `', v_queue, '` AS q');
+  PREPARE reminderly_summary_overview FROM @reminderly_sql;
+  EXECUTE reminderly_summary_overview USING @reminderly_campaign, @reminderly_now, @reminderly_now, @reminderly_now, @reminderly_now,
+    @reminderly_now, @reminderly_campaign, @reminderly_now, @reminderly_campaign, @reminderly_now, @reminderly_campaign;
+  DEALLOCATE PREPARE reminderly_summary_overview;
+
+  SET @reminderly_sql = CONCAT(
+    'SELECT r.code AS run_type, COUNT(*) AS queued, MIN(q.visible_at) AS oldest_ready_at FROM `', v_queue, '` AS q ',
+    'JOIN run_types r ON r.id = q.run_type_id WHERE q.visible_at <= ? GROUP BY r.code ORDER BY r.code');
+  PREPARE reminderly_summary_lanes FROM @reminderly_sql;
+  EXECUTE reminderly_summary_lanes USING @reminderly_now;
+  DEALLOCATE PREPARE reminderly_summary_lanes;
+END$$
+DELIMITER ;

@@ -1,0 +1,24 @@
+-- mark_packet_ready: marks one data packet of a campaign ready for sending.
+--
+-- Purpose:    every loaded, not yet ready message of the packet goes into the ready queue
+--             (see pipeline_mark_ready); messages already ready are left alone, so calling it
+--             twice marks nothing the second time.
+-- Parameters: p_user_id      the user asking (checked against the campaign's company)
+--             p_campaign_id  campaigns.id
+--             p_packet       the packet number given at load time (0 or more)
+-- Result set: one row: campaign_id, marked, immediate, scheduled
+-- Errors:     SQLSTATE 45000: 'mark_packet_ready: packet must be 0 or more', the campaign checks
+--             of pipeline_check_campaign, 'access denied ...' from assert_company_access.
+DROP PROCEDURE IF EXISTS mark_packet_ready;
+DELIMITER $$
+CREATE PROCEDURE mark_packet_ready(IN p_user_id BIGINT UNSIGNED, IN p_campaign_id BIGINT UNSIGNED, IN p_packet BIGINT)
+    MODIFIES SQL DATA
+BEGIN
+  DECLARE v_msg VARCHAR(128);
+  IF p_packet IS NULL OR p_packet < 0 OR p_packet > 4294967295 THEN
+    SET v_msg = CONCAT('mark_packet_ready: packet must be between 0 and 4294967295, got ', COALESCE(p_packet, 'NULL'));
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+  END IF;
+  CALL pipeline_mark_ready('mark_packet_ready', p_user_id, p_campaign_id, p_packet, NULL, NULL);
+END$$
+DELIMITER ;
