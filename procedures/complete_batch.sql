@@ -73,7 +73,7 @@ BEGIN
   END IF;
   SELECT j.n, LEFT(COALESCE(j.status, 'NULL'), 40) INTO v_bad, v_bad_value
     FROM JSON_TABLE(p_outcomes, '$[*]' COLUMNS (n FOR ORDINALITY, status VARCHAR(255) PATH '$.status')) AS j
-    LEFT JOIN contact_statuses s ON s.code = j.status
+    LEFT JOIN contact_statuses s ON s.code = j.status COLLATE utf8mb4_unicode_ci
    WHERE j.status IS NULL OR j.status IN ('pending', 'ready') OR (s.id IS NULL AND j.status <> 'released')
    ORDER BY j.n LIMIT 1;
   IF v_bad IS NOT NULL THEN
@@ -172,7 +172,7 @@ BEGIN
         'FROM JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', status VARCHAR(255) PATH ''$.status'', ',
         'provider_ref VARCHAR(200) PATH ''$.provider_ref'', detail VARCHAR(1000) PATH ''$.detail'')) AS j ',
         'STRAIGHT_JOIN `', v_messages, '` AS m ON m.id = j.message_id ',
-        'JOIN contact_statuses s ON s.code = j.status');
+        'JOIN contact_statuses s ON s.code = j.status COLLATE utf8mb4_unicode_ci');
       PREPARE reminderly_complete_updates FROM @reminderly_sql;
       EXECUTE reminderly_complete_updates USING @reminderly_now, @reminderly_outcomes;
       DEALLOCATE PREPARE reminderly_complete_updates;
@@ -181,7 +181,7 @@ BEGIN
         'UPDATE JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', status VARCHAR(255) PATH ''$.status'')) AS j ',
         'STRAIGHT_JOIN `', v_messages, '` AS m ON m.id = j.message_id ',
         'STRAIGHT_JOIN `', v_mcs, '` AS c ON c.message_id = m.id AND c.method_id = m.method_id ',
-        'JOIN contact_statuses s ON s.code = j.status ',
+        'JOIN contact_statuses s ON s.code = j.status COLLATE utf8mb4_unicode_ci ',
         'SET c.status_id = s.id, c.updated_at = ?');
       PREPARE reminderly_complete_status FROM @reminderly_sql;
       EXECUTE reminderly_complete_status USING @reminderly_outcomes, @reminderly_now;
