@@ -1,0 +1,69 @@
+// A pipeline worker: claims a batch for its run type, "sends" each message through a sender,
+// completes the batch with the outcomes, and loops. Deadlocks and lock wait timeouts are retried
+// here (the routines roll their transaction back whole, and a repeated completion is answered
+// "already completed"), so none reaches the caller. Used by examples/worker.ts and the tests.
+import { Connection } from '../sql/connection';
+import { claimBatch, ClaimedMessage, completeBatch, Outcome, RetryStats, RunType, withDeadlockRetry } from './routines';
+
+export type Sender = (message: ClaimedMessage) => Promise<Outcome['status']> | Outcome['status'];
+
+export interface WorkerOptions {
+  campaignId: number;
+  runType: RunType | string;
+  worker: string;
+  batchSize?: number;
+  leaseSeconds?: number;
+  send: Sender;
+  /** Stop when this says so (checked after every empty claim); default: the first empty claim. */
+  shouldStop?: () => boolean | Promise<boolean>;
+  /** Pause after an empty claim before trying again (ms). */
+  idleMs?: number;
+  /** Called with each completed batch (tests check who completed what). */
+  onBatch?: (batchId: number, messageIds: number[]) => void;
+  /** Called after a claim, before sending: tests use it to kill a worker mid-batch. */
+  afterClaim?: (batchId: number, messageIds: number[]) => void | Promise<void>;
+}
+
+export interface WorkerStats {
+  worker: string;
+  batches: number;
+  messages: number;
+  byStatus: Record<string, number>;
+  retries: number;
+}
+
+/** Simulated sending: fails with the given probability, skips opted-out or address-less contacts. */
+export function simulatedSender(failureRate = 0, random: () => number = Math.random): Sender {
+  return (m) => {
+    if (m.optedOutAt) return 'opted_out';
+    if (!m.address) return 'failed';
+    return random() < failureRate ? 'failed' : 'sent';
+  };
+}
+
+export async function runWorker(conn: Connection, options: WorkerOptions): Promise<WorkerStats> {
+  const stats: WorkerStats = { worker: options.worker, batches: 0, messages: 0, byStatus: {}, retries: 0 };
+  const retry: RetryStats = { retries: 0 };
+  for (;;) {
+    const claim = await withDeadlockRetry(() => claimBatch(conn, {
+      campaignId: options.campaignId, runType: options.runType, worker: options.worker,
+      maxRows: options.batchSize ?? 100, leaseSeconds: options.leaseSeconds ?? 60,
+    }), retry);
+    if (!claim.batch) {
+      if (!options.shouldStop || await options.shouldStop()) break;
+      await new Promise((r) => setTimeout(r, options.idleMs ?? 50));
+      continue;
+    }
+    const ids = claim.messages.map((m) => m.messageId);
+    await options.afterClaim?.(claim.batch.batchId, ids);
+    const outcomes: Outcome[] = [];
+    for (const m of claim.messages) outcomes.push({ message_id: m.messageId, status: await options.send(m) });
+    await withDeadlockRetry(() => completeBatch(conn, claim.batch!.batchId, outcomes), retry);
+    options.onBatch?.(claim.batch.batchId, ids);
+    stats.batches++;
+    stats.messages += outcomes.length;
+    for (const o of outcomes) stats.byStatus[o.status] = (stats.byStatus[o.status] ?? 0) + 1;
+  }
+  stats.retries = retry.retries;
+  return stats;
+}
