@@ -1,8 +1,12 @@
 // The pipeline under concurrency, against the real server: many workers on separate connections,
 // a worker killed mid-batch, loading while claiming, and 16 workers on 200,000 rows.
 import { expect } from 'chai';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import { Connection, queryRows } from '../../tools/sql/connection';
 import { completeBatch } from '../../tools/pipeline/routines';
+import { loadMessages } from '../../tools/pipeline/loader';
 import { runWorker, simulatedSender, WorkerStats } from '../../tools/pipeline/worker';
 import { createCampaign, expectSignal, insertMessages, seedCompany, tableName, usePipelineDatabase, Company } from './helpers';
 
@@ -124,14 +128,24 @@ describe('pipeline concurrency', function () {
       idleMs: 50,
       shouldStop: async () => loaded && (await statusUpdateCounts(conn, campaign)).messages >= 40_000,
     });
-    const loader = await db.connect();
+    // The bulk loader streams packet 2 into the same messages table while packet 1 is claimed.
+    const csv = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'reminderly-concurrent-')), 'packet2.csv');
+    const lines = ['contact_id,method,packet,subject,body'];
+    for (let i = 0; i < 20_000; i++) lines.push(`${company.contactIds[i % company.contactIds.length]},email,2,Reminder,Body ${i}`);
+    fs.writeFileSync(csv, lines.join('\n') + '\n');
+    const marker = await db.connect();
     try {
-      await insertMessages(loader, campaign, { count: 20_000, packet: 2, contacts: company.contactIds });
-      const [result] = await loader.query('CALL mark_packet_ready(?, ?, 2)', [company.allowedUser, campaign]) as unknown as [[[{ marked: number }]]];
+      while (ledger.claimed.size === 0) await new Promise((r) => setTimeout(r, 10));
+      const claimsBefore = ledger.claimed.size;
+      const load = await loadMessages({ url: db.url, campaignId: campaign, file: csv, progress: 'none', log: () => undefined });
+      expect(load.loaded).to.equal(20_000);
+      console.log(`      batches claimed while the loader ran: ${ledger.claimed.size - claimsBefore}`);
+      const [result] = await marker.query('CALL mark_packet_ready(?, ?, 2)', [company.allowedUser, campaign]) as unknown as [[[{ marked: number }]]];
       expect(Number(result[0][0].marked)).to.equal(20_000);
       loaded = true;
     } finally {
-      await loader.end();
+      await marker.end();
+      fs.rmSync(path.dirname(csv), { recursive: true, force: true });
     }
     const stats = await workers;
     expect(stats.reduce((s, w) => s + w.messages, 0)).to.equal(40_000);
