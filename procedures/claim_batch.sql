@@ -132,7 +132,8 @@ BEGIN
 
   SELECT b.id AS batch_id, b.campaign_id, p_run_type AS run_type, b.worker, b.claimed_at, b.lease_until, b.message_count
     FROM batches b WHERE b.id = v_batch_id;
-  SET @reminderly_claim = COALESCE(@reminderly_claim, '[]');
+  -- A user variable that was only ever NULL is a binary string on MySQL: JSON_TABLE refuses it.
+  SET @reminderly_claim = CONVERT(COALESCE(@reminderly_claim, '[]') USING utf8mb4);
   SET @reminderly_sql = CONCAT(
     'SELECT j.message_id, m.contact_id, cm.code AS method, ch.address, ch.opted_out_at, j.attempts + 1 AS attempt, ',
     'm.packet, m.send_after, m.subject, m.body ',

@@ -51,6 +51,13 @@ describe('claim_batch', () => {
     const [{ n: before }] = await queryRows<{ n: number }>(conn, 'SELECT COUNT(*) AS n FROM batches');
     const none = await claim('immediate', 10);
     expect(none).to.deep.equal({ batch: null, messages: [] });
+    const fresh = await db.connect();
+    try {
+      const first = await claimBatch(fresh, { campaignId: campaign, runType: 'retry', worker: 'new', maxRows: 10, leaseSeconds: 60 });
+      expect(first, 'an empty claim as the first call of a session').to.deep.equal({ batch: null, messages: [] });
+    } finally {
+      await fresh.end();
+    }
     const [{ n: afterEmpty }] = await queryRows<{ n: number }>(conn, 'SELECT COUNT(*) AS n FROM batches');
     expect(Number(afterEmpty), 'an empty claim records no batch').to.equal(Number(before));
     await completeBatch(conn, first.batch!.batchId, first.messages.map((m) => ({ message_id: m.messageId, status: 'sent' })));
