@@ -65,11 +65,12 @@ function expectSame(actual: unknown, raw: unknown, what: string): void {
   expect(actual, what).to.equal(raw);
 }
 
-function expectRowsSame(actual: Record<string, unknown>[], raw: Record<string, unknown>[], what: string): void {
+function expectRowsSame(actual: object[], raw: Record<string, unknown>[], what: string): void {
   expect(actual.length, `${what}: row count`).to.equal(raw.length);
   raw.forEach((row, i) => {
-    expect(Object.keys(actual[i]), `${what}: columns`).to.deep.equal(Object.keys(row).map(camelCase));
-    for (const [column, value] of Object.entries(row)) expectSame(actual[i][camelCase(column)], value, `${what}[${i}].${column}`);
+    const got = actual[i] as Record<string, unknown>;
+    expect(Object.keys(got), `${what}: columns`).to.deep.equal(Object.keys(row).map(camelCase));
+    for (const [column, value] of Object.entries(row)) expectSame(got[camelCase(column)], value, `${what}[${i}].${column}`);
   });
 }
 
