@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { OperationError, UserError } from './errors';
 import { registerCampaignCommands } from './campaigns/command';
+import { registerCodegenCommands } from './codegen/command';
 import { registerMaintenanceCommands } from './maintenance/command';
 import { registerMigrateCommands } from './migrate/command';
 import { registerSqlCommands } from './sql/command';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerMigrateCommands(program);
   registerCampaignCommands(program);
   registerMaintenanceCommands(program);
+  registerCodegenCommands(program);
   return program;
 }
 
