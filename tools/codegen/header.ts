@@ -234,6 +234,7 @@ export function parseHeader(sql: string, file: string | null): RoutineHeader {
 export function readHeader(routinesDir: string, projectDir: string, routine: string): RoutineHeader {
   const file = path.join(routinesDir, `${routine}.sql`);
   if (!fs.existsSync(file)) return { ...EMPTY_HEADER, json: new Map() };
-  const rel = path.relative(projectDir, file).split(path.sep).join('/');
-  return parseHeader(fs.readFileSync(file, 'utf8'), rel);
+  const rel = path.relative(projectDir, file);
+  const shown = rel.startsWith('..') ? file : rel.split(path.sep).join('/');
+  return parseHeader(fs.readFileSync(file, 'utf8'), shown);
 }
