@@ -5,7 +5,7 @@ import { fieldKind, sqlTypeInfo } from '../../bindings/runtime';
 import { declaredJsonTypes } from '../../tools/codegen/catalogue';
 import { emitBindings, tsString } from '../../tools/codegen/emit';
 import { parseHeader } from '../../tools/codegen/header';
-import { buildRoutineModel, camelCase, normaliseSqlType, paramProp } from '../../tools/codegen/model';
+import { buildRoutineModel, camelCase, checkCollisions, normaliseSqlType, paramProp } from '../../tools/codegen/model';
 import { exampleStatements } from '../../tools/codegen/sandbox';
 
 describe('codegen stages', () => {
@@ -128,6 +128,16 @@ describe('codegen stages', () => {
   describe('emitter', () => {
     it('escapes strings for single-quoted TypeScript literals', () => {
       expect(tsString("it's \\ ü\n")).to.equal("'it\\'s \\\\ ü\\n'");
+    });
+
+    it('refuses generated names that collide with the runtime or with each other', () => {
+      const header = parseHeader('', null);
+      const make = (name: string) => buildRoutineModel({ name, kind: 'function', sqlDataAccess: 'NO SQL', comment: '', params: [], returns: 'int' }, header, null);
+      expect(() => checkCollisions([make('call_procedure')])).to.throw(/routine call_procedure would export callProcedure, a name of the bindings' runtime/);
+      expect(() => checkCollisions([make('get_item'), make('get__item')])).to.throw(/routines get_item and get__item both generate getItem/);
+      expect(() => parseHeader('-- @returns out\n', 'f.sql') && buildRoutineModel(
+        { name: 'p', kind: 'procedure', sqlDataAccess: 'NO SQL', comment: '', params: [], returns: null }, parseHeader('-- @returns out\n', 'f.sql'), { calls: [], columns: new Map() },
+      )).to.throw(/f\.sql:1: @returns out: "out" is reserved/);
     });
 
     it('prints the same bytes whatever order the routines come in', () => {

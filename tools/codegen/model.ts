@@ -1,6 +1,8 @@
 // Stage 3 of codegen: the catalogue, the headers and the observed calls become one model per
 // routine — names, TypeScript-facing types and result-set shapes — that the emitter prints.
 // Pure: no server, no files, so every rule here is testable alone.
+import fs from 'fs';
+import path from 'path';
 import { FieldInfo, fieldKind, Kind, NOT_NULL_FLAG, RawSet, sqlTypeInfo } from '../../bindings/runtime';
 import { UserError } from '../errors';
 import { CatalogueParam, CatalogueRoutine } from './catalogue';
@@ -141,6 +143,15 @@ function setColumns(set: RawSet, observation: Observation, where: string): Colum
   });
 }
 
+/** Result properties a result set may not take: the OUT values and the untyped sets. */
+const RESERVED_SET_NAMES = new Set(['out', 'sets']);
+
+function checkSetNames(header: RoutineHeader): void {
+  for (const r of header.returns ?? []) {
+    if (RESERVED_SET_NAMES.has(r.name)) throw new UserError(`${r.at}: @returns ${r.name}: "${r.name}" is reserved in a binding's result, choose another name`);
+  }
+}
+
 function defaultSetProps(count: number): string[] {
   return count === 1 ? ['rows'] : Array.from({ length: count }, (_, i) => `rows${i + 1}`);
 }
@@ -266,6 +277,7 @@ export function buildRoutineModel(routine: CatalogueRoutine, header: RoutineHead
   });
   const returns = routine.returns === null ? null : typeOfSql(routine.returns, `${where}: return type`);
   let results: RoutineModel['results'] = { mode: 'inferred', sets: [] };
+  checkSetNames(header);
   if (routine.kind === 'procedure') {
     if (!observation) {
       const reason = `${where}: ${routine.name} has parameters but no "-- @example" in its header: its result sets are untyped`;
@@ -300,8 +312,37 @@ export function buildRoutineModel(routine: CatalogueRoutine, header: RoutineHead
   };
 }
 
+/** Every name the runtime exports: the index re-exports them next to the bindings. */
+function runtimeExports(): Set<string> {
+  const source = fs.readFileSync(path.join(__dirname, '..', '..', 'bindings', 'runtime.ts'), 'utf8');
+  return new Set([...source.matchAll(/^export (?:declare )?(?:abstract )?(?:class|function|interface|type|const|let|enum|async function) ([A-Za-z_$][\w$]*)/gm)].map((m) => m[1]));
+}
+
+/** The row type of a result set: <Routine>Row for a single unnamed set, else <Routine><Set>Row. */
+export function setTypeName(r: RoutineModel, s: SetModel): string {
+  return r.results.sets.length === 1 && s.prop === 'rows' ? `${r.typeName}Row` : `${r.typeName}${s.prop.charAt(0).toUpperCase()}${s.prop.slice(1)}Row`;
+}
+
+/** The names a routine's file exports. */
+export function exportedNames(r: RoutineModel): string[] {
+  const names = [r.fn, `${r.typeName}Result`];
+  if (r.params.some((p) => p.mode !== 'OUT')) names.push(`${r.typeName}Args`);
+  if (r.params.some((p) => p.mode !== 'IN')) names.push(`${r.typeName}Out`);
+  for (const s of r.results.sets) names.push(setTypeName(r, s));
+  return names;
+}
+
 /** Checks what only the whole set of routines can show: two routines generating the same names. */
 export function checkCollisions(routines: RoutineModel[]): void {
+  const reserved = runtimeExports();
+  const owner = new Map<string, string>();
+  for (const r of routines) {
+    for (const name of exportedNames(r)) {
+      if (reserved.has(name)) throw new UserError(`routine ${r.name} would export ${name}, a name of the bindings' runtime: rename the routine or its @returns set`);
+      if (owner.has(name) && owner.get(name) !== r.name) throw new UserError(`routines ${owner.get(name)} and ${r.name} both generate ${name}`);
+      owner.set(name, r.name);
+    }
+  }
   const by = (key: (r: RoutineModel) => string, what: string) => {
     const seen = new Map<string, string>();
     for (const r of routines) {
