@@ -90,7 +90,7 @@ describe('migrate (fixture project)', () => {
     expect(status.files.find((f) => f.name === 'procedures/widget_count')!.state).to.equal('pending');
     const report = await migrateUp({ url: db.url, root: fixture.dir });
     expect(report.results.map((r) => r.name)).to.deep.equal(['procedures/widget_count']);
-    const [[result]] = await withConnection(db.url, (c) => c.query('CALL widget_count()')) as unknown as [[{ total: number }]];
+    const [[[result]]] = await withConnection(db.url, (c) => c.query("CALL widget_count()")) as unknown as [[[{ total: number }]]];
     expect(result).to.deep.equal({ total: 3 });
   });
 

@@ -3,7 +3,9 @@
 import { OperationError, UserError } from '../errors';
 import { connect, Connection, parseUrl, quoteIdentifier, withConnection } from '../sql/connection';
 import { acquireSchemaLock, DEFAULT_LOCK_TIMEOUT_SECONDS, releaseSchemaLock, schemaLockHolder } from '../sql/schema-lock';
-import { splitSql, SqlStatement } from '../sql/splitter';
+import { SqlStatement } from '../sql/splitter';
+import { splitForServer, SqlRunError } from '../sql/runner';
+import { detectServer, ServerInfo } from '../sql/flavour';
 import { upgradeSets } from '../campaigns/sets';
 import {
   ensureLedger, ledgerExists, readLedger, recordApplied, recordFailure, recordProgress, recordReverted, recordStart,
@@ -81,6 +83,7 @@ interface Session {
   books: Connection;
   /** Runs the migration statements. */
   work: Connection;
+  server: ServerInfo;
 }
 
 async function withLockedSession<T>(options: CommonOptions, createDatabase: boolean, fn: (s: Session) => Promise<T>): Promise<T> {
@@ -100,7 +103,7 @@ async function withLockedSession<T>(options: CommonOptions, createDatabase: bool
     try {
       work = await connect(options.url);
       await ensureLedger(books);
-      return await fn({ database, books, work });
+      return await fn({ database, books, work, server: await detectServer(work) });
     } finally {
       await releaseSchemaLock(books, database).catch(() => undefined);
     }
@@ -110,16 +113,8 @@ async function withLockedSession<T>(options: CommonOptions, createDatabase: bool
   }
 }
 
-function statementsOf(source: MigrationSource, sql = source.sql, file = source.path): SqlStatement[] {
-  void file;
-  return splitSql(sql);
-}
-
-/** The one-line reason for a failed statement: file:line:column, statement number, its first line, the server's code. */
-export function describeStatementFailure(file: string, statement: SqlStatement, err: unknown): string {
-  const e = err as { code?: string; errno?: number; sqlMessage?: string; message?: string };
-  return `${file}:${statement.line}:${statement.column}: statement ${statement.index + 1} ("${statement.firstLine}") failed: ` +
-    `${e.code ?? 'error'}${e.errno ? ` (${e.errno})` : ''}: ${e.sqlMessage ?? e.message ?? String(err)}`;
+function statementsOf(server: ServerInfo, source: MigrationSource, sql = source.sql): SqlStatement[] {
+  return splitForServer(sql, server);
 }
 
 /** Runs statements from `from`, recording progress after each so a killed run leaves an exact trace. */
@@ -129,7 +124,7 @@ async function applyStatements(s: Session, source: MigrationSource, statements: 
     try {
       await s.work.query(statements[i].text);
     } catch (err) {
-      return { done: i, error: describeStatementFailure(file, statements[i], err) };
+      return { done: i, error: SqlRunError.from(file, statements[i], err).message };
     }
     await recordProgress(s.books, source.name, i + 1);
   }
@@ -183,7 +178,7 @@ export async function migrateUp(options: UpOptions): Promise<RunReport> {
         continue;
       }
       const started = Date.now();
-      const statements = statementsOf(source);
+      const statements = statementsOf(s.server, source);
       if (from > statements.length) {
         throw new UserError(`${source.name}.sql: cannot resume at statement ${from + 1}, the file now has ${statements.length} statements`);
       }
@@ -230,7 +225,7 @@ export async function migrateDown(options: DownOptions): Promise<RunReport> {
       }
       const started = Date.now();
       const downSql = readSql(source.downPath!);
-      const statements = statementsOf(source, downSql, source.downPath!);
+      const statements = statementsOf(s.server, source, downSql);
       log(`reverting ${source.name}.sql (${statements.length} statements)`);
       const outcome = await applyStatements(s, source, statements, 0, source.downPath!);
       if (outcome.error) {
@@ -271,8 +266,9 @@ export interface PlannedFile {
 export async function planUp(options: UpOptions): Promise<PlannedFile[]> {
   const sources = discoverMigrations(options.root ?? projectRoot());
   const { files } = await migrationStatus(options);
+  const server = await withConnection(options.url, detectServer, { database: null });
   return workList(files, sources, options).map(({ source, from }) => ({
-    name: source.name, path: source.path, from, statements: statementsOf(source).slice(from),
+    name: source.name, path: source.path, from, statements: statementsOf(server, source).slice(from),
   }));
 }
 
@@ -287,7 +283,7 @@ export async function repairMigration(options: CommonOptions & { name: string })
     if (!['failed', 'interrupted', 'changed'].includes(status.state)) {
       throw new UserError(`${options.name}.sql is ${status.state}: nothing to repair`);
     }
-    await recordApplied(s.books, source, statementsOf(source).length);
+    await recordApplied(s.books, source, statementsOf(s.server, source).length);
     return status.state === 'changed'
       ? `${options.name}.sql: accepted the edited file's checksum as applied`
       : `${options.name}.sql: marked applied (you completed the statements from ${status.resumeAt! + 1} by hand)`;

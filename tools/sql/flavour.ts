@@ -20,6 +20,12 @@ export interface ServerInfo {
   dumpOptions: string[];
   /** Whether the server lets clients stream LOAD DATA LOCAL INFILE. */
   localInfile: boolean;
+  /**
+   * Whether the matching command-line client sends comments to the server: MySQL's does by
+   * default since 8.3 (--comments), MariaDB's strips them. It decides what a routine body stored
+   * from a file looks like, so the runner splits files the same way.
+   */
+  clientKeepsComments: boolean;
 }
 
 export function describeServer(version: string, localInfile: boolean): ServerInfo {
@@ -38,6 +44,7 @@ export function describeServer(version: string, localInfile: boolean): ServerInf
     // the server it came from (ERROR 3546), so the dump must leave GTIDs out.
     dumpOptions: flavour === 'mysql' ? ['--set-gtid-purged=OFF'] : [],
     localInfile,
+    clientKeepsComments: flavour === 'mysql' && (major > 8 || (major === 8 && minor >= 3)),
   };
 }
 

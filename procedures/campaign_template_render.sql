@@ -1,0 +1,34 @@
+-- campaign_template_render: fills a template step's placeholders for one campaign (internal).
+--
+-- Purpose:    turns template DDL or a probe into SQL for one set: {table} is not handled here
+--             (the caller passes the step's own table as p_table), {<kind>} becomes that kind's
+--             table, {campaign_id} and {company_id} the numbers, {prefix} c<campaign id>_.
+-- Parameters: p_text         the template text
+--             p_campaign_id  campaigns.id
+--             p_company_id   the campaign's company
+--             p_table        the step's own table name
+-- Returns:    the SQL text
+-- Errors:     none of its own (campaign_table_name signals on a bad id)
+DROP FUNCTION IF EXISTS campaign_template_render;
+DELIMITER $$
+CREATE FUNCTION campaign_template_render(p_text TEXT, p_campaign_id BIGINT UNSIGNED, p_company_id BIGINT UNSIGNED, p_table VARCHAR(64))
+RETURNS TEXT
+DETERMINISTIC
+READS SQL DATA
+BEGIN
+  DECLARE v_sql TEXT DEFAULT p_text;
+  DECLARE v_kind VARCHAR(32) DEFAULT '';
+  SET v_sql = REPLACE(v_sql, '{table}', p_table);
+  SET v_sql = REPLACE(v_sql, '{campaign_id}', CAST(p_campaign_id AS CHAR));
+  SET v_sql = REPLACE(v_sql, '{company_id}', CAST(p_company_id AS CHAR));
+  SET v_sql = REPLACE(v_sql, '{prefix}', CONCAT('c', p_campaign_id, '_'));
+  kinds: LOOP
+    SET v_kind = (SELECT MIN(kind) FROM campaign_table_kinds WHERE kind > v_kind);
+    IF v_kind IS NULL THEN
+      LEAVE kinds;
+    END IF;
+    SET v_sql = REPLACE(v_sql, CONCAT('{', v_kind, '}'), campaign_table_name(p_campaign_id, v_kind));
+  END LOOP;
+  RETURN v_sql;
+END$$
+DELIMITER ;

@@ -1,0 +1,4 @@
+DROP TABLE IF EXISTS users;
+DROP TABLE IF EXISTS role_companies;
+DROP TABLE IF EXISTS roles;
+DROP TABLE IF EXISTS companies;

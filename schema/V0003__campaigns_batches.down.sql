@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS batches;
+DROP TABLE IF EXISTS campaigns;
+DROP TABLE IF EXISTS run_types;

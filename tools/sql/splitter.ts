@@ -1,0 +1,482 @@
+// Splits a .sql file into the statements the command-line client would send, one by one.
+//
+// This follows the client's own reader (add_line() and read_and_execute() in client/mysql.cc of
+// MariaDB 10.11 and MySQL 9.x) rule for rule, quirks included, because "the file works with the
+// mysql client" is the contract every .sql file in this project is written against: the same
+// statement texts mean the same routine bodies, the same views and the same rows.
+import { UserError } from '../errors';
+import { ServerInfo } from './flavour';
+
+export interface SqlStatement {
+  /** What is sent to the server. */
+  text: string;
+  /** 0-based position among the file's statements. */
+  index: number;
+  /** 1-based line and column of the statement's first significant character (comments and blanks skipped). */
+  line: number;
+  column: number;
+  /** First line of the statement from that character on, for messages. */
+  firstLine: string;
+  /** The delimiter in force when the statement ended. */
+  delimiter: string;
+}
+
+export type ClientFlavour = 'mysql' | 'mariadb';
+
+/** Which client to imitate. The default is the mysql client as it was up to 8.0: comments stripped. */
+export interface SplitOptions {
+  /**
+   * 'mariadb': /*M! comments are executable, /*+ is a plain comment, and "--" opens a comment at a
+   * statement's start even without a following blank. 'mysql': /*+ optimizer hints are kept whole.
+   */
+  client?: ClientFlavour;
+  /** Send comments on, as the MySQL client does by default since 8.1; MariaDB's client and MySQL 8.0's strip them. */
+  keepComments?: boolean;
+  /** $$...$$ and $tag$...$tag$ quote text, as the MySQL client (8.1+) decides when the server parses them. */
+  dollarQuotes?: boolean;
+}
+
+/** A file the client would misread or refuse; nothing of it has been run. */
+export class SqlSplitError extends UserError {
+  constructor(readonly reason: string, readonly line: number, readonly column: number, readonly file?: string) {
+    super(`${file ? `${file}:` : ''}${line}:${column}: ${reason}`);
+  }
+
+  withFile(file: string): SqlSplitError {
+    return new SqlSplitError(this.reason, this.line, this.column, file);
+  }
+}
+
+/**
+ * The client whose behaviour a runner should copy for this server: the one that ships with it.
+ * `serverParsesDollarQuotes` is the answer to the probe the MySQL client sends on connecting
+ * (`select $$` failing with ER_PARSE_ERROR), see runner.detectClientDialect().
+ */
+export function clientDialectFor(server: ServerInfo, serverParsesDollarQuotes: boolean): Required<SplitOptions> {
+  if (server.flavour === 'mariadb') return { client: 'mariadb', keepComments: false, dollarQuotes: false };
+  const since81 = server.major > 8 || (server.major === 8 && server.minor >= 1);
+  return { client: 'mysql', keepComments: since81, dollarQuotes: since81 && serverParsesDollarQuotes };
+}
+
+export function splitSql(source: string, options: SplitOptions = {}): SqlStatement[] {
+  const reader = new ClientReader(rulesOf(options));
+  // The client reads lines ending in "\n" and drops one "\r" before it: CRLF files send LF only.
+  const lines = source.replace(/^\uFEFF/, '').split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  lines.forEach((line, i) => reader.readLine(line.endsWith('\r') ? line.slice(0, -1) : line, i + 1));
+  return reader.finish();
+}
+
+interface Rules {
+  keepComments: boolean;
+  dollarQuotes: boolean;
+  mariadb: boolean;
+}
+
+function rulesOf(options: SplitOptions): Rules {
+  return {
+    keepComments: options.keepComments ?? false,
+    dollarQuotes: options.dollarQuotes ?? false,
+    mariadb: options.client === 'mariadb',
+  };
+}
+
+interface Position {
+  line: number;
+  column: number;
+}
+
+/** Client commands, recognised by their whole first word (case-insensitive); see find_command(). */
+const CLIENT_COMMANDS = new Map<string, { takesArgument: boolean }>([
+  ['?', true], ['clear', false], ['connect', true], ['delimiter', true], ['edit', false], ['ego', false],
+  ['exit', false], ['go', false], ['help', true], ['nopager', false], ['notee', false], ['pager', true],
+  ['print', false], ['prompt', true], ['quit', false], ['rehash', false], ['source', true], ['status', false],
+  ['system', true], ['tee', true], ['use', true], ['charset', true], ['warnings', false], ['nowarning', false],
+  ['resetconnection', false], ['query_attributes', true], ['ssl_session_data_print', true],
+].map(([name, takesArgument]) => [name as string, { takesArgument: takesArgument as boolean }]));
+
+/** Commands that are also SQL the server runs the same way: sent as statements. */
+const SQL_COMMANDS = new Set(['use', 'help']);
+
+/** The client keeps delimiters in a 16-byte buffer. */
+const MAX_DELIMITER_BYTES = 15;
+
+// The client's character classes (utf8mb4 ctype): only ASCII matters, every multi-byte character is taken as-is.
+const isSpace = (ch: string | undefined): boolean => ch === ' ' || ch === '\t' || ch === '\n' || ch === '\v' || ch === '\f' || ch === '\r';
+const isMultiByte = (ch: string): boolean => ch.charCodeAt(0) >= 0x80;
+const isIdentifierChar = (ch: string | undefined): boolean => ch !== undefined && (/[A-Za-z0-9_$]/.test(ch) || isMultiByte(ch));
+/** What remove_cntrl() trims from a statement's end: blanks and control characters. */
+const trimEnd = (text: string): string => text.replace(/[\x00-\x20\x7f]+$/, '');
+
+/** is_delimiter_command(): the client only compares the first nine characters. */
+function startsWithDelimiterWord(text: string): boolean {
+  return text.length >= 9 && text.slice(0, 9).toLowerCase() === 'delimiter';
+}
+
+function codePointColumn(line: string, index: number): number {
+  return Array.from(line.slice(0, index)).length + 1;
+}
+
+/**
+ * skip_over_comments_and_space() of the MySQL 9 client, which lets a DELIMITER line follow a header
+ * comment when comments are kept. Its scan stops at any '*' and before any '/', not only at "*∕":
+ * a header comment such as "/** docs *∕" or "/* a/b *∕" is therefore not skipped, and the client
+ * then glues the DELIMITER line to it. Kept as is, since that is what the client sends.
+ */
+function mysqlSkipCommentsAndSpace(text: string): number {
+  const end = text.length;
+  let p = 0;
+  do {
+    while (p < end && isSpace(text[p])) p++;
+    if (p + 2 < end && text[p] === '/' && text[p + 1] === '*') {
+      p += 2;
+      while (p + 2 < end && text[p] !== '*' && text[p + 1] !== '/') p++;
+      if (p + 2 < end && text[p] === '*' && text[p + 1] === '/') p += 2;
+    }
+  } while (p < end && (isSpace(text[p]) || (p + 2 < end && text[p] === '/' && text[p + 1] === '*')));
+  return p;
+}
+
+/** find_command(name): the client command a line or statement is, if any. */
+function findCommand(text: string, delimiter: string): string | null {
+  const name = text.replace(/^[ \t\n\v\f\r]+/, '');
+  if (name.includes('\\g') || (name.includes(delimiter) && !startsWithDelimiterWord(name))) return null;
+  const blank = /[ \t]/.exec(name);
+  const word = (blank ? name.slice(0, blank.index) : name).toLowerCase();
+  const hasArgument = blank !== null && /[^ \t\n\v\f\r]/.test(name.slice(blank.index));
+  const command = CLIENT_COMMANDS.get(word);
+  if (!command || (hasArgument && !command.takesArgument)) return null;
+  return word;
+}
+
+/** get_arg(): the DELIMITER argument, and whatever follows it on the command's text. */
+function delimiterArgument(text: string): { value: string; rest: string } | null {
+  let p = 0;
+  while (isSpace(text[p])) p++;
+  while (p < text.length && !isSpace(text[p])) p++;
+  if (p >= text.length) return null;
+  while (isSpace(text[p])) p++;
+  let quote = '';
+  if (text[p] === "'" || text[p] === '"' || text[p] === '`') quote = text[p++];
+  let value = '';
+  for (; p < text.length; p++) {
+    const ch = text[p];
+    if ((ch === '\\' && p + 1 < text.length) || (quote && ch === quote && text[p + 1] === quote)) {
+      value += text[++p];
+    } else if (ch === (quote || ' ')) {
+      p++;
+      break;
+    } else {
+      value += ch;
+    }
+  }
+  return { value, rest: text.slice(p) };
+}
+
+/**
+ * The client's reader: fed line by line, it accumulates the statement being read (`buffer`) and
+ * hands complete ones to emit(). Field and branch names follow add_line() so the two can be
+ * compared side by side.
+ */
+class ClientReader {
+  private delimiter = ';';
+  private buffer = '';
+  /** The open quote: ' " ` or $ inside a dollar quote. */
+  private inString = '';
+  private dollarTag = '';
+  private mlComment = false;
+  /** Where the open string or comment began, for the end-of-file error. */
+  private openedAt: Position | null = null;
+  /** Where an executable comment or hint that is still open began (the client forgets at line end; we keep it for the error). */
+  private execOpenedAt: Position | null = null;
+  /** The statement being read: where its first significant character is, in the file and in `buffer`. */
+  private current: { at: Position; textIndex: number } | null = null;
+  private readonly statements: SqlStatement[] = [];
+  private lineNumber = 0;
+  private lineText = '';
+
+  constructor(private readonly rules: Rules) {}
+
+  readLine(line: string, lineNumber: number): void {
+    this.lineNumber = lineNumber;
+    this.lineText = line;
+    const nul = line.indexOf('\0');
+    if (nul >= 0) this.fail(nul, 'NUL character (the client refuses it outside --binary-mode)');
+    if (!this.mlComment && !this.inString && this.lineMayBeCommand()) {
+      const at = this.skipLeadingComments(line);
+      const command = findCommand(line.slice(at), this.delimiter);
+      if (command) {
+        // Only comments were waiting (MySQL, comments kept): the client drops them unsent.
+        this.buffer = '';
+        this.current = null;
+        this.lineCommand(command, line.slice(at), at);
+        return;
+      }
+    }
+    this.addLine(line);
+  }
+
+  finish(): SqlStatement[] {
+    if (this.inString) {
+      const what = this.inString === '$' ? `dollar-quoted string ${this.dollarTag}` : `${this.inString} quoted ${this.inString === '`' ? 'identifier' : 'string'}`;
+      throw this.errorAt(this.openedAt!, `unterminated ${what} at end of file`);
+    }
+    if (this.mlComment) throw this.errorAt(this.openedAt!, 'unterminated /* comment at end of file');
+    if (this.execOpenedAt) throw this.errorAt(this.execOpenedAt, 'unterminated executable comment at end of file');
+    // The client sends a last statement that has no delimiter.
+    if (trimEnd(this.buffer)) this.endStatement();
+    return this.statements;
+  }
+
+  /** MariaDB and MySQL check for a client command at a line's start when no statement is pending. */
+  private lineMayBeCommand(): boolean {
+    if (!this.buffer) return true;
+    return this.usesMysqlCommentSkipping() && mysqlSkipCommentsAndSpace(this.buffer) >= this.buffer.length;
+  }
+
+  private usesMysqlCommentSkipping(): boolean {
+    return !this.rules.mariadb && this.rules.keepComments;
+  }
+
+  private skipLeadingComments(text: string): number {
+    return this.usesMysqlCommentSkipping() ? mysqlSkipCommentsAndSpace(text) : 0;
+  }
+
+  private lineCommand(command: string, text: string, offset: number): void {
+    const column = offset + (text.length - text.replace(/^[ \t\n\v\f\r]+/, '').length);
+    if (command === 'delimiter') {
+      this.setDelimiter(text, column);
+    } else if (SQL_COMMANDS.has(command)) {
+      this.current = { at: this.position(column), textIndex: 0 };
+      this.buffer = text.trim();
+      this.emit();
+    } else {
+      this.unsupportedCommand(command, column);
+    }
+  }
+
+  private setDelimiter(text: string, column: number): { value: string; rest: string } {
+    const argument = delimiterArgument(text);
+    if (!argument || !argument.value) this.fail(column, 'DELIMITER must be followed by a delimiter string');
+    if (argument.value.includes('\\')) this.fail(column, 'a DELIMITER cannot contain a backslash');
+    if (Buffer.byteLength(argument.value) > MAX_DELIMITER_BYTES) {
+      this.fail(column, `DELIMITER "${argument.value}" is longer than the client's ${MAX_DELIMITER_BYTES} bytes`);
+    }
+    this.delimiter = argument.value;
+    return argument;
+  }
+
+  private unsupportedCommand(command: string, column: number): never {
+    return this.fail(column, `the client command "${command}" is not supported: only DELIMITER is (and USE, which is SQL)`);
+  }
+
+  /** com_go(), or the client command the statement turns out to be. */
+  private endStatement(): void {
+    const at = this.skipLeadingComments(this.buffer);
+    const command = findCommand(this.buffer.slice(at), this.delimiter);
+    const start = this.current?.at ?? { line: this.lineNumber, column: 1 };
+    if (command === 'delimiter') {
+      // DELIMITER after other text on its line is only read at the next delimiter, with the lines
+      // in between glued to it: the client then takes "$$CREATE" or so as the new delimiter and
+      // silently skips what follows. Refused rather than imitated.
+      const { rest } = this.withPosition(start, () => this.setDelimiter(this.buffer.slice(at), start.column));
+      if (/[^ \t\n\v\f\r]/.test(rest)) {
+        throw this.errorAt(start, 'DELIMITER must start its own line: here the client would glue the following lines to it');
+      }
+      this.reset();
+    } else if (command && !SQL_COMMANDS.has(command)) {
+      this.withPosition(start, () => this.unsupportedCommand(command, start.column));
+    } else {
+      this.emit();
+    }
+  }
+
+  private emit(): void {
+    const text = trimEnd(this.buffer);
+    // Nothing but comments and blanks: the client sends nothing, or (comments kept) a no-op.
+    if (this.current && text) {
+      const firstLine = text.slice(this.current.textIndex).split('\n')[0].trim();
+      this.statements.push({
+        text,
+        index: this.statements.length,
+        line: this.current.at.line,
+        column: this.current.at.column,
+        firstLine: firstLine.length > 100 ? `${firstLine.slice(0, 100)}…` : firstLine,
+        delimiter: this.delimiter,
+      });
+    }
+    this.reset();
+  }
+
+  private reset(): void {
+    this.buffer = '';
+    this.current = null;
+    this.execOpenedAt = null;
+  }
+
+  /** add_line(): one line of input, without its line end. */
+  private addLine(line: string): void {
+    if (!line && !this.buffer) return;
+    const { keepComments, mariadb } = this.rules;
+    const end = line.length;
+    let out = '';
+    let needSpace = false;
+    // Like the client, executable-comment and hint state lasts one line only.
+    let ssComment: '' | 'exec' | 'hint' = '';
+    let previousWasMultiByte = false;
+
+    const put = (text: string, pos: number, significant: boolean): void => {
+      if (significant && !this.current) {
+        this.current = { at: this.position(codePointColumn(line, pos)), textIndex: this.buffer.length + out.length };
+      }
+      out += text;
+    };
+    const flush = (): void => {
+      this.buffer += out;
+      out = '';
+    };
+
+    for (let pos = 0; pos < end; pos++) {
+      const ch = line[pos];
+      const afterMultiByte = previousWasMultiByte;
+      previousWasMultiByte = false;
+      if (!keepComments && isSpace(ch) && !out && !this.buffer) continue;
+
+      if (isMultiByte(ch)) {
+        if (!this.mlComment || keepComments) put(ch, pos, !this.mlComment);
+        previousWasMultiByte = true;
+        continue;
+      }
+
+      if (!this.mlComment && ch === '\\' && !(mariadb && this.inString === '`')) {
+        const next = line[++pos];
+        if (next === undefined) break; // a backslash ending a line is dropped
+        if (this.inString || next === 'N') {
+          put('\\', pos - 1, true);
+          if (!mariadb && next === '`' && this.inString === '`') pos--;
+          else out += next;
+          continue;
+        }
+        this.fail(codePointColumn(line, pos - 1), `the client command "\\${next}" is not supported: only DELIMITER is`);
+      }
+
+      if (!this.mlComment && !this.inString && ssComment !== 'hint' && line.startsWith(this.delimiter, pos)) {
+        pos += this.delimiter.length;
+        if (keepComments) while (isSpace(line[pos])) out += line[pos++];
+        flush();
+        if (keepComments && (line[pos] === '#' || (line[pos] === '-' && line[pos + 1] === '-' && isSpace(line[pos + 2])))) {
+          this.buffer += line.slice(pos);
+          pos = end;
+        }
+        pos--;
+        this.endStatement();
+        continue;
+      }
+
+      const dashDash = ch === '-' && line[pos + 1] === '-'
+        && (isSpace(line[pos + 2]) || pos + 2 >= end || (mariadb && !this.buffer && !out));
+      if (!this.mlComment && ssComment !== 'hint' && !this.inString && (ch === '#' || dashDash)) {
+        flush();
+        if (keepComments) {
+          const startedWithNothing = !this.buffer;
+          this.buffer += line.slice(pos);
+          if (startedWithNothing) this.emit();
+        }
+        break;
+      }
+
+      const opensExecutable = line[pos + 2] === '!' || (mariadb ? line[pos + 2] === 'M' && line[pos + 3] === '!' : line[pos + 2] === '+');
+      if (!this.inString && ch === '/' && line[pos + 1] === '*' && !opensExecutable && ssComment !== 'hint') {
+        if (!this.mlComment) this.openedAt = this.position(codePointColumn(line, pos));
+        if (keepComments) out += '/*';
+        pos++;
+        this.mlComment = true;
+        flush();
+        continue;
+      }
+
+      if (this.mlComment && !ssComment && ch === '*' && line[pos + 1] === '/') {
+        if (keepComments) out += '*/';
+        pos++;
+        this.mlComment = false;
+        flush();
+        needSpace = true;
+        continue;
+      }
+
+      // An ordinary character: track executable comments and quotes, then keep it.
+      if (!this.inString && ch === '/' && line[pos + 1] === '*') {
+        const kind = line[pos + 2] === '!' ? 'exec' : !mariadb && line[pos + 2] === '+' ? 'hint' : '';
+        if (kind) ssComment = kind;
+        if (!this.mlComment && (kind || (mariadb && opensExecutable))) this.execOpenedAt = this.position(codePointColumn(line, pos));
+      } else if (!this.inString && ch === '*' && line[pos + 1] === '/') {
+        if (ssComment) ssComment = '';
+        if (!this.mlComment) this.execOpenedAt = null;
+      }
+      let text = ch;
+      if (ch === this.inString) {
+        if (ch !== '$') {
+          this.inString = '';
+        } else if (line.startsWith(this.dollarTag, pos)) {
+          this.inString = '';
+          text = this.dollarTag;
+          pos += this.dollarTag.length - 1;
+        }
+      } else if (!this.mlComment && !this.inString && ssComment !== 'hint') {
+        if (ch === "'" || ch === '"' || ch === '`') {
+          this.inString = ch;
+          this.openedAt = this.position(codePointColumn(line, pos));
+        } else if (ch === '$' && this.rules.dollarQuotes) {
+          const tag = this.dollarQuoteAt(line, pos, afterMultiByte);
+          if (tag) {
+            this.inString = '$';
+            this.dollarTag = tag;
+            this.openedAt = this.position(codePointColumn(line, pos));
+            text = tag;
+            pos += tag.length - 1;
+          }
+        }
+      }
+      if (!this.mlComment || keepComments) {
+        if (needSpace && !isSpace(ch)) out += ' ';
+        needSpace = false;
+        put(text, pos - text.length + 1, !this.mlComment && !isSpace(ch));
+      }
+    }
+
+    if (out || this.buffer) {
+      // No line end after a pending "delimiter...", so a DELIMITER after a statement joins the next line.
+      if (!startsWithDelimiterWord(out) || this.inString || this.mlComment) out += '\n';
+      if (!this.mlComment || keepComments) this.buffer += out;
+    }
+  }
+
+  /** check_for_dollar_quote(): "$tag$" opens a quote where an identifier could not continue. */
+  private dollarQuoteAt(line: string, pos: number, afterMultiByte: boolean): string | null {
+    if (pos > 0 && (afterMultiByte || isIdentifierChar(line[pos - 1]))) return null;
+    let p = pos + 1;
+    while (p < line.length && line[p] !== '$' && isIdentifierChar(line[p])) p++;
+    return line[p] === '$' ? line.slice(pos, p + 1) : null;
+  }
+
+  private position(column: number): Position {
+    return { line: this.lineNumber, column };
+  }
+
+  private withPosition<T>(at: Position, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof SqlSplitError) throw this.errorAt(at, err.reason);
+      throw err;
+    }
+  }
+
+  private errorAt(at: Position, reason: string): SqlSplitError {
+    return new SqlSplitError(reason, at.line, at.column);
+  }
+
+  private fail(column: number, reason: string): never {
+    throw new SqlSplitError(reason, this.lineNumber, column);
+  }
+}
