@@ -3,7 +3,7 @@
 // under node_modules/reminderly-db of a scratch consumer project), then type-checks a consumer with
 // both module resolutions and loads the bindings at run time, all through the package name.
 import { expect } from 'chai';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -15,6 +15,19 @@ function run(args: string[], cwd: string): { code: number; output: string } {
   const result = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', timeout: 120_000 });
   return { code: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
 }
+
+/** The same, without blocking: the consumer's type checks run side by side. */
+function runAsync(args: string[], cwd: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, output }));
+  });
+}
+
+const RESOLUTIONS = [['node16', 'node16'], ['commonjs', 'node10']] as const;
 
 const CONSUMER = `import type { Pool } from 'mysql2/promise';
 import { claimBatch, ClaimBatchResult, RoutineError, pipelineCheckCampaign } from 'reminderly-db/bindings';
@@ -45,6 +58,7 @@ export async function misuse(pool: Pool): Promise<void> {
 describe('codegen packaging: reminderly-db/bindings', function () {
   this.timeout(120_000);
   let dir: string;
+  let typeChecks: Promise<{ code: number; output: string }[]>;
 
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reminderly-consumer-'));
@@ -58,6 +72,8 @@ describe('codegen packaging: reminderly-db/bindings', function () {
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
     fs.writeFileSync(path.join(dir, 'consumer.ts'), CONSUMER);
     fs.writeFileSync(path.join(dir, 'misuse.ts'), MISUSE);
+    typeChecks = Promise.all(RESOLUTIONS.map(([module, resolution]) => runAsync([TSC, '--noEmit', '--strict', '--target', 'ES2022',
+      '--module', module, '--moduleResolution', resolution, '--types', 'node', '--pretty', 'false', 'consumer.ts', 'misuse.ts'], dir)));
   });
 
   after(() => {
@@ -69,15 +85,14 @@ describe('codegen packaging: reminderly-db/bindings', function () {
     expect(built).to.include.members(['index.js', 'index.d.ts', 'runtime.js', 'runtime.d.ts', 'claim-batch.js', 'claim-batch.d.ts']);
   });
 
-  for (const [module, resolution] of [['node16', 'node16'], ['commonjs', 'node10']]) {
-    it(`type-checks a consumer through the package name (module ${module}, moduleResolution ${resolution}) and rejects a wrong argument`, () => {
-      const result = run([TSC, '--noEmit', '--strict', '--target', 'ES2022', '--module', module, '--moduleResolution', resolution,
-        '--types', 'node', '--pretty', 'false', 'consumer.ts', 'misuse.ts'], dir);
+  RESOLUTIONS.forEach(([module, resolution], i) => {
+    it(`type-checks a consumer through the package name (module ${module}, moduleResolution ${resolution}) and rejects a wrong argument`, async () => {
+      const result = (await typeChecks)[i];
       const errors = result.output.split('\n').filter((l) => l.includes('error TS'));
       expect(errors).to.have.length(1, result.output);
       expect(errors[0]).to.match(/^misuse\.ts\(5,\d+\): error TS2322: Type 'string' is not assignable to type '(number \| bigint|bigint \| number)/);
     });
-  }
+  });
 
   it('loads the bindings at run time through the package\'s exports', () => {
     const script = `const b = require('reminderly-db/bindings');
