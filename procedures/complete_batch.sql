@@ -4,7 +4,7 @@
 --             method), sets the message's current status, and settles its ready-queue entry:
 --               "failed"    retried (moved to the 'retry' lane after run_types('retry').
 --                           retry_backoff_seconds * 2^(failures so far)) while the failures stay
---                           below its max_attempts, else finished as failed
+--                           below its max_attempts, else finished as failed_permanently
 --               "released"  handed back untried: claimable again at once, no status update
 --               any other contact status code (sent, bounced, opted_out, ...): finished
 --             then marks the batch complete with its counts. All or nothing, in one transaction.
@@ -33,6 +33,7 @@ BEGIN
   DECLARE v_retry_id TINYINT UNSIGNED;
   DECLARE v_max_attempts INT;
   DECLARE v_backoff INT;
+  DECLARE v_failed_for_good SMALLINT UNSIGNED;
   DECLARE v_lease_until DATETIME(3);
   DECLARE v_completed_at DATETIME(3);
   DECLARE v_count INT UNSIGNED;
@@ -97,6 +98,8 @@ BEGIN
   END IF;
 
   SELECT id, max_attempts, retry_backoff_seconds INTO v_retry_id, v_max_attempts, v_backoff FROM run_types WHERE code = 'retry';
+  SELECT COALESCE(MAX(IF(code = 'failed_permanently', id, NULL)), MAX(IF(code = 'failed', id, NULL))) INTO v_failed_for_good
+    FROM contact_statuses WHERE code IN ('failed', 'failed_permanently');
   SET v_queue = campaign_table_name(v_campaign_id, 'ready_queue');
   SET v_messages = campaign_table_name(v_campaign_id, 'messages');
   SET v_mcs = campaign_table_name(v_campaign_id, 'message_contact_status');
@@ -165,26 +168,32 @@ BEGIN
       DEALLOCATE PREPARE reminderly_complete_counts;
 
       SET @reminderly_now = v_now;
-      -- Append one status update per message and method (released messages get none).
+      -- Append one status update per message and method (released messages get none); a failure
+      -- with no retry left is recorded as failed_permanently.
+      SET @reminderly_failed_for_good = v_failed_for_good;
       SET @reminderly_sql = CONCAT(
         'INSERT INTO `', v_updates, '` (message_id, method_id, status_id, provider_ref, detail, created_at) ',
-        'SELECT j.message_id, m.method_id, s.id, j.provider_ref, j.detail, ? ',
+        'SELECT j.message_id, m.method_id, IF(j.status = ''failed'' AND q.attempts + 1 >= ?, ?, s.id), j.provider_ref, j.detail, ? ',
         'FROM JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', status VARCHAR(255) PATH ''$.status'', ',
         'provider_ref VARCHAR(200) PATH ''$.provider_ref'', detail VARCHAR(1000) PATH ''$.detail'')) AS j ',
+        'STRAIGHT_JOIN `', v_queue, '` AS q ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
         'STRAIGHT_JOIN `', v_messages, '` AS m ON m.id = j.message_id ',
         'JOIN contact_statuses s ON s.code = j.status COLLATE utf8mb4_unicode_ci');
       PREPARE reminderly_complete_updates FROM @reminderly_sql;
-      EXECUTE reminderly_complete_updates USING @reminderly_now, @reminderly_outcomes;
+      EXECUTE reminderly_complete_updates USING @reminderly_max_attempts, @reminderly_failed_for_good, @reminderly_now, @reminderly_outcomes,
+        @reminderly_run_type, @reminderly_lease;
       DEALLOCATE PREPARE reminderly_complete_updates;
       -- The current status per message and method.
       SET @reminderly_sql = CONCAT(
         'UPDATE JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', status VARCHAR(255) PATH ''$.status'')) AS j ',
+        'STRAIGHT_JOIN `', v_queue, '` AS q ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
         'STRAIGHT_JOIN `', v_messages, '` AS m ON m.id = j.message_id ',
         'STRAIGHT_JOIN `', v_mcs, '` AS c ON c.message_id = m.id AND c.method_id = m.method_id ',
         'JOIN contact_statuses s ON s.code = j.status COLLATE utf8mb4_unicode_ci ',
-        'SET c.status_id = s.id, c.updated_at = ?');
+        'SET c.status_id = IF(j.status = ''failed'' AND q.attempts + 1 >= ?, ?, s.id), c.updated_at = ?');
       PREPARE reminderly_complete_status FROM @reminderly_sql;
-      EXECUTE reminderly_complete_status USING @reminderly_outcomes, @reminderly_now;
+      EXECUTE reminderly_complete_status USING @reminderly_outcomes, @reminderly_run_type, @reminderly_lease,
+        @reminderly_max_attempts, @reminderly_failed_for_good, @reminderly_now;
       DEALLOCATE PREPARE reminderly_complete_status;
       -- Settle the queue entries: finished ones leave it; failures to retry move to the retry
       -- lane after the backoff; released ones are claimable again now.

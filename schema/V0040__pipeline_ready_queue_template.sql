@@ -33,7 +33,7 @@ SELECT v.version, s.step, s.table_kind, s.ddl, s.probe
   FROM (SELECT MAX(version) AS version FROM campaign_template_versions) v
   CROSS JOIN (
     SELECT 1 AS step, 'ready_queue' AS table_kind,
-           'CREATE TABLE {table} (
+           'CREATE TABLE IF NOT EXISTS {table} (
   run_type_id TINYINT UNSIGNED NOT NULL COMMENT ''lane: immediate, scheduled or retry'',
   visible_at DATETIME(3) NOT NULL COMMENT ''claimable from; a claimed entry moves to its batch lease end'',
   message_id BIGINT UNSIGNED NOT NULL,

@@ -27,10 +27,10 @@ describe('examples/worker.ts', function () {
     const statuses = await queryRows<{ code: string; n: number }>(conn,
       `SELECT s.code, COUNT(*) AS n FROM \`${await tableName(conn, campaign, 'message_contact_status')}\` c JOIN contact_statuses s ON s.id = c.status_id GROUP BY s.code ORDER BY s.code`);
     const byCode = Object.fromEntries(statuses.map((r) => [r.code, Number(r.n)]));
-    expect(Object.keys(byCode)).to.deep.equal(['failed', 'sent']);
-    expect(byCode.sent + byCode.failed).to.equal(800);
+    expect(Object.keys(byCode)).to.deep.equal(['failed_permanently', 'sent']);
+    expect(byCode.sent + byCode.failed_permanently).to.equal(800);
     // Failed three times at 30%: about 0.3^3 of 800, far below the first pass's failures.
-    expect(byCode.failed).to.be.below(80);
+    expect(byCode.failed_permanently).to.be.below(80);
     const [{ n }] = await queryRows<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM \`${await tableName(conn, campaign, 'ready_queue')}\``);
     expect(Number(n)).to.equal(0);
   });

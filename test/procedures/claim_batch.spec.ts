@@ -95,7 +95,7 @@ describe('claim_batch', () => {
       expect((await claim('retry', 10)).messages, 'max_attempts reached: no more retries').to.have.length(0);
       const updates = await queryRows<{ code: string }>(conn,
         `SELECT s.code FROM \`${await tableName(conn, campaign, 'status_updates')}\` u JOIN contact_statuses s ON s.id = u.status_id WHERE u.message_id = ? ORDER BY u.id`, [id]);
-      expect(updates.map((u) => u.code)).to.deep.equal(['failed', 'failed']);
+      expect(updates.map((u) => u.code)).to.deep.equal(['failed', 'failed_permanently']);
     } finally {
       await conn.query("UPDATE run_types SET retry_backoff_seconds = 300, max_attempts = 3 WHERE code = 'retry'");
     }
