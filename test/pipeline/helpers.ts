@@ -3,25 +3,10 @@
 import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { createThrowawayDatabase, ThrowawayDatabase } from '../../tools/harness/database';
+import { ThrowawayDatabase, useThrowawayDatabase } from '../../tools/harness/database';
 import { Connection, parseUrl, queryRows } from '../../tools/sql/connection';
-import { detectServer } from '../../tools/sql/flavour';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-
-/**
- * STOPGAP while the data model (schema/V0001-V0029) and the SQL runner are being written: when
- * schema/ has no file creating `campaign_sets`, or tools/sql/splitter.ts is missing, the database
- * is built by piping the stand-in data model (test/pipeline/fixtures/datamodel-standin.sql), then
- * schema/V0040+ and procedures/ through the server's own command-line client — which also proves
- * every pipeline file runs through the client unchanged. Otherwise the migrator builds it.
- */
-function dataModelPresent(): boolean {
-  const schemaDir = path.join(ROOT, 'schema');
-  const hasSets = fs.readdirSync(schemaDir).some((f) => /^V00[0-3]\d__.*\.sql$/.test(f) && !f.endsWith('.down.sql')
-    && /CREATE TABLE\s+`?campaign_sets`?/i.test(fs.readFileSync(path.join(schemaDir, f), 'utf8')));
-  return hasSets && fs.existsSync(path.join(ROOT, 'tools', 'sql', 'splitter.ts'));
-}
 
 export function clientFor(flavour: 'mysql' | 'mariadb'): string {
   if (process.env.MYSQL_CLIENT) return process.env.MYSQL_CLIENT;
@@ -40,41 +25,22 @@ export function runSqlFile(client: string, url: string, file: string): void {
   if (result.status !== 0) throw new Error(`${path.relative(ROOT, file)} through ${client}: ${result.stderr || result.stdout}`);
 }
 
+/** The pipeline's own files: its schema versions (V0040 on) and its routines. */
+export const PIPELINE_ROUTINES = [
+  'assert_company_access', 'pipeline_check_campaign', 'claim_batch', 'complete_batch', 'pipeline_mark_ready', 'mark_packet_ready',
+  'mark_ready', 'add_status_update', 'campaign_summary',
+];
+
 export function pipelineFiles(): string[] {
   const schema = fs.readdirSync(path.join(ROOT, 'schema'))
     .filter((f) => /^V(\d+)__.*\.sql$/.test(f) && !f.endsWith('.down.sql') && Number(/^V(\d+)/.exec(f)![1]) >= 40)
     .sort().map((f) => path.join(ROOT, 'schema', f));
-  const procedures = fs.readdirSync(path.join(ROOT, 'procedures')).filter((f) => f.endsWith('.sql')).sort()
-    .map((f) => path.join(ROOT, 'procedures', f));
-  return [...schema, ...procedures];
+  return [...schema, ...PIPELINE_ROUTINES.map((r) => path.join(ROOT, 'procedures', `${r}.sql`))];
 }
 
-export async function buildPipelineDatabase(db: ThrowawayDatabase): Promise<'migrated' | 'stand-in'> {
-  if (dataModelPresent()) {
-    const { migrateDatabase } = await import('../../tools/harness/migrated');
-    await migrateDatabase(db.url);
-    return 'migrated';
-  }
-  const conn = await db.connect();
-  const server = await detectServer(conn).finally(() => conn.end());
-  const client = clientFor(server.flavour);
-  runSqlFile(client, db.url, path.join(__dirname, 'fixtures', 'datamodel-standin.sql'));
-  for (const file of pipelineFiles()) runSqlFile(client, db.url, file);
-  return 'stand-in';
-}
-
-/** Mocha helper: a pipeline database for the enclosing describe(), dropped afterwards. */
+/** Mocha helper: a migrated throwaway database for the enclosing describe(), dropped afterwards. */
 export function usePipelineDatabase(label: string): ThrowawayDatabase {
-  const handle = {} as ThrowawayDatabase;
-  before(async function () {
-    this.timeout(300_000);
-    Object.assign(handle, await createThrowawayDatabase(label));
-    await buildPipelineDatabase(handle);
-  });
-  after(async function () {
-    if (handle.drop) await handle.drop();
-  });
-  return handle;
+  return useThrowawayDatabase({ label, migrated: true });
 }
 
 export interface Company {
@@ -107,9 +73,9 @@ export async function seedCompany(conn: Connection, contacts = 100): Promise<Com
     const [u] = await conn.query('INSERT INTO users (company_id, role_id, email) VALUES (?, ?, ?)', [companyId, roleId, email]) as unknown as [{ insertId: number }];
     return Number(u.insertId);
   };
-  const allowedUser = await user(staff, 'staff@example.com');
-  const deniedUser = await user(outsider, 'outsider@example.com');
-  const globalUser = await user(admin, 'admin@example.com');
+  const allowedUser = await user(staff, `staff.${companyId}@example.com`);
+  const deniedUser = await user(outsider, `outsider.${companyId}@example.com`);
+  const globalUser = await user(admin, `admin.${companyId}@example.com`);
   const contactIds: number[] = [];
   for (let start = 0; start < contacts; start += 5000) {
     const n = Math.min(5000, contacts - start);
