@@ -44,96 +44,95 @@ async function* chunks(file: string, onBytes?: (n: number) => void): AsyncGenera
   if (rest) yield rest;
 }
 
-/** Splits CSV text into records of raw fields; quotes are undone, the raw text is kept. */
+/**
+ * Splits CSV text into records of raw fields; quotes are undone, the raw text is kept. Lines
+ * without a quote character (the common case) are split directly; a record with quotes goes
+ * through the character-level state machine, which also joins quoted newlines.
+ */
 async function* csvRecords(file: string, onBytes?: (n: number) => void): AsyncGenerator<{ values: string[]; quoted: boolean[]; line: number; raw: string }> {
-  let values: string[] = [];
-  let quoted: boolean[] = [];
+  let carry = '';
+  let line = 1;
+  const noQuotes = (n: number) => new Array<boolean>(n).fill(false);
+  for await (const text of chunks(file, onBytes)) {
+    const buf = carry + text;
+    let pos = 0;
+    for (;;) {
+      const nl = buf.indexOf('\n', pos);
+      if (nl < 0) break;
+      let rawLine = buf.slice(pos, nl);
+      if (rawLine.endsWith('\r')) rawLine = rawLine.slice(0, -1);
+      if (rawLine.indexOf('"') < 0) {
+        pos = nl + 1;
+        if (rawLine !== '') {
+          const values = rawLine.split(',');
+          yield { values, quoted: noQuotes(values.length), line, raw: rawLine };
+        }
+        line++;
+        continue;
+      }
+      // A record with quotes: parse it whole; if a quoted field is still open at the end of the
+      // buffered text, wait for more text.
+      const parsed = parseQuotedRecord(buf, pos);
+      if (!parsed) break;
+      yield { values: parsed.values, quoted: parsed.quoted, line, raw: parsed.raw };
+      line += parsed.newlines + 1;
+      pos = parsed.end;
+    }
+    carry = buf.slice(pos);
+  }
+  if (carry !== '' && carry !== '\r') {
+    const parsed = parseQuotedRecord(carry + '\n', 0);
+    if (parsed) yield { values: parsed.values, quoted: parsed.quoted, line, raw: parsed.raw };
+    else yield { values: [carry], quoted: [true], line, raw: `${carry} (unterminated quote)` };
+  }
+}
+
+/**
+ * One CSV record starting at `start`, up to and including its line end; null when the text ends
+ * inside a quoted field (more text is needed).
+ */
+function parseQuotedRecord(text: string, start: number): { values: string[]; quoted: boolean[]; raw: string; end: number; newlines: number } | null {
+  const values: string[] = [];
+  const quoted: boolean[] = [];
   let field = '';
   let fieldQuoted = false;
   let inQuotes = false;
-  let afterQuote = false;
-  let raw = '';
-  let line = 1;
-  let startLine = 1;
-  let pendingCR = false;
-  const endField = () => {
-    values.push(field);
-    quoted.push(fieldQuoted);
-    field = '';
-    fieldQuoted = false;
-    afterQuote = false;
-  };
-  for await (const text of chunks(file, onBytes)) {
-    for (let i = 0; i < text.length; i++) {
-      const ch = text[i];
-      if (pendingCR) {
-        pendingCR = false;
-        if (ch === '\n') continue;
-      }
-      if (inQuotes) {
-        if (ch === '"') {
-          if (text[i + 1] === '"') {
-            field += '"';
-            raw += '""';
-            i++;
-          } else {
-            // A closing quote; at a chunk's end it may still be the first half of "" (see below).
-            inQuotes = false;
-            afterQuote = true;
-            raw += ch;
-          }
+  let newlines = 0;
+  for (let i = start; i < text.length; i++) {
+    const ch = text[i];
+    if (inQuotes) {
+      if (ch === '"') {
+        if (i + 1 >= text.length) return null;
+        if (text[i + 1] === '"') {
+          field += '"';
+          i++;
         } else {
-          if (ch === '\n') line++;
-          field += ch;
-          raw += ch;
+          inQuotes = false;
         }
-        continue;
+      } else {
+        if (ch === '\n') newlines++;
+        field += ch;
       }
-      if (ch === '"' && afterQuote) {
-        // "" split across two chunks: an escaped quote after all.
-        inQuotes = true;
-        afterQuote = false;
-        field += '"';
-        raw += ch;
-        continue;
-      }
-      if (ch === '"' && field === '' && !fieldQuoted) {
-        inQuotes = true;
-        fieldQuoted = true;
-        raw += ch;
-        continue;
-      }
-      if (ch === ',') {
-        endField();
-        raw += ch;
-        continue;
-      }
-      if (ch === '\n' || ch === '\r') {
-        endField();
-        pendingCR = ch === '\r';
-        const record = { values, quoted, line: startLine, raw };
-        values = [];
-        quoted = [];
-        raw = '';
-        line++;
-        startLine = line;
-        if (!(record.values.length === 1 && record.values[0] === '' && !record.quoted[0])) yield record;
-        continue;
-      }
+      continue;
+    }
+    if (ch === '"' && field === '' && !fieldQuoted) {
+      inQuotes = true;
+      fieldQuoted = true;
+    } else if (ch === ',') {
+      values.push(field);
+      quoted.push(fieldQuoted);
+      field = '';
+      fieldQuoted = false;
+    } else if (ch === '\n' || (ch === '\r' && text[i + 1] === '\n')) {
+      values.push(field);
+      quoted.push(fieldQuoted);
+      const end = ch === '\r' ? i + 2 : i + 1;
+      return { values, quoted, raw: text.slice(start, i), end, newlines };
+    } else {
       field += ch;
-      raw += ch;
-      afterQuote = false;
     }
   }
-  if (inQuotes) {
-    endField();
-    yield { values: [...values], quoted, line: startLine, raw: raw + ' (unterminated quote)' };
-    return;
-  }
-  if (field !== '' || values.length || fieldQuoted) {
-    endField();
-    yield { values, quoted, line: startLine, raw };
-  }
+  return null;
 }
 
 /**
