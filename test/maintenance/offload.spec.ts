@@ -126,7 +126,11 @@ describe('maintenance: rotation and verified offload', () => {
     const unwritable = runCli(['maintenance', 'offload', '--older-than', '30d', '--out', path.join(notAFolder, 'sub'), '--url', db.url]);
     expect(unwritable.code).to.equal(2);
     expect(unwritable.stderr).to.match(/log_probe__20260105_20260105: preflight failed/);
-    const noTool = runCli(['maintenance', 'offload', '--older-than', '30d', '--out', out, '--url', db.url], { PATH: path.dirname(process.execPath) });
+    // A PATH with node and nothing else: no dump tool to find.
+    const bare = fs.mkdtempSync(path.join(os.tmpdir(), 'reminderly-path-'));
+    fs.symlinkSync(process.execPath, path.join(bare, 'node'));
+    const noTool = runCli(['maintenance', 'offload', '--older-than', '30d', '--out', out, '--url', db.url], { PATH: bare });
+    fs.rmSync(bare, { recursive: true, force: true });
     expect(noTool.code).to.equal(2);
     expect(noTool.stderr).to.match(/preflight failed: (mariadb-dump|mysqldump) not found on PATH/);
     expect(await rotatedLogTables(conn)).to.have.length(1);
