@@ -40,7 +40,9 @@ BEGIN
   DECLARE v_now DATETIME(3);
   DECLARE v_n INT;
   DECLARE v_distinct INT;
-  DECLARE v_bad INT;
+  DECLARE v_bad_id INT;
+  DECLARE v_bad_status INT;
+  DECLARE v_bad_length INT;
   DECLARE v_bad_value VARCHAR(64);
   DECLARE v_queue VARCHAR(64);
   DECLARE v_messages VARCHAR(64);
@@ -64,31 +66,28 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'complete_batch: outcomes must be a JSON array of {"message_id", "status"} objects';
   END IF;
 
-  -- Every element, before anything changes: the first bad one is named by its index.
-  SELECT MIN(CASE WHEN j.message_id IS NULL OR j.message_id NOT REGEXP '^[0-9]{1,19}$' THEN j.n END)
-    INTO v_bad
-    FROM JSON_TABLE(p_outcomes, '$[*]' COLUMNS (n FOR ORDINALITY, message_id VARCHAR(64) PATH '$.message_id')) AS j;
-  IF v_bad IS NOT NULL THEN
-    SET v_msg = CONCAT('complete_batch: outcomes[', v_bad - 1, ']: message_id missing or not a whole number');
+  -- Every element, before anything changes, in one pass: the first bad one is named by its index.
+  SELECT COUNT(*), COUNT(DISTINCT CAST(j.message_id AS UNSIGNED)),
+         MIN(CASE WHEN j.message_id IS NULL OR j.message_id NOT REGEXP '^[0-9]{1,19}$' THEN j.n END),
+         MIN(CASE WHEN j.status IS NULL OR j.status IN ('pending', 'ready') OR (s.id IS NULL AND j.status <> 'released') THEN j.n END),
+         MIN(CASE WHEN CHAR_LENGTH(j.provider_ref) > 200 OR CHAR_LENGTH(j.detail) > 1000 THEN j.n END)
+    INTO v_n, v_distinct, v_bad_id, v_bad_status, v_bad_length
+    FROM JSON_TABLE(p_outcomes, '$[*]' COLUMNS (n FOR ORDINALITY, message_id VARCHAR(64) PATH '$.message_id', status VARCHAR(255) PATH '$.status',
+                                                provider_ref TEXT PATH '$.provider_ref', detail TEXT PATH '$.detail')) AS j
+    LEFT JOIN contact_statuses s ON s.code = j.status COLLATE utf8mb4_unicode_ci;
+  IF v_bad_id IS NOT NULL THEN
+    SET v_msg = CONCAT('complete_batch: outcomes[', v_bad_id - 1, ']: message_id missing or not a whole number');
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
   END IF;
-  SELECT j.n, LEFT(COALESCE(j.status, 'NULL'), 40) INTO v_bad, v_bad_value
-    FROM JSON_TABLE(p_outcomes, '$[*]' COLUMNS (n FOR ORDINALITY, status VARCHAR(255) PATH '$.status')) AS j
-    LEFT JOIN contact_statuses s ON s.code = j.status COLLATE utf8mb4_unicode_ci
-   WHERE j.status IS NULL OR j.status IN ('pending', 'ready') OR (s.id IS NULL AND j.status <> 'released')
-   ORDER BY j.n LIMIT 1;
-  IF v_bad IS NOT NULL THEN
-    SET v_msg = LEFT(CONCAT('complete_batch: outcomes[', v_bad - 1, ']: unknown status "', v_bad_value, '"'), 128);
+  IF v_bad_status IS NOT NULL THEN
+    SET v_bad_value = LEFT(COALESCE(JSON_UNQUOTE(JSON_EXTRACT(p_outcomes, CONCAT('$[', v_bad_status - 1, '].status'))), 'NULL'), 40);
+    SET v_msg = LEFT(CONCAT('complete_batch: outcomes[', v_bad_status - 1, ']: unknown status "', v_bad_value, '"'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
   END IF;
-  SELECT MIN(CASE WHEN CHAR_LENGTH(j.provider_ref) > 200 OR CHAR_LENGTH(j.detail) > 1000 THEN j.n END) INTO v_bad
-    FROM JSON_TABLE(p_outcomes, '$[*]' COLUMNS (n FOR ORDINALITY, provider_ref TEXT PATH '$.provider_ref', detail TEXT PATH '$.detail')) AS j;
-  IF v_bad IS NOT NULL THEN
-    SET v_msg = CONCAT('complete_batch: outcomes[', v_bad - 1, ']: provider_ref over 200 or detail over 1000 characters');
+  IF v_bad_length IS NOT NULL THEN
+    SET v_msg = CONCAT('complete_batch: outcomes[', v_bad_length - 1, ']: provider_ref over 200 or detail over 1000 characters');
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
   END IF;
-  SELECT COUNT(*), COUNT(DISTINCT j.message_id) INTO v_n, v_distinct
-    FROM JSON_TABLE(p_outcomes, '$[*]' COLUMNS (message_id BIGINT UNSIGNED PATH '$.message_id')) AS j;
   IF v_n <> v_distinct THEN
     SELECT j.message_id INTO v_bad_value
       FROM JSON_TABLE(p_outcomes, '$[*]' COLUMNS (message_id BIGINT UNSIGNED PATH '$.message_id')) AS j
