@@ -1,8 +1,9 @@
 -- Companies, roles with their company allow-list, and users.
 -- A role sees only the companies listed for it in role_companies; a global role sees all
--- (procedures/assert_company_access.sql applies the rule).
+-- (procedures/assert_company_access.sql applies the rule). A user's email is their login, unique
+-- across companies. Every statement can be re-run (IF NOT EXISTS), so a killed run resumes.
 
-CREATE TABLE companies (
+CREATE TABLE IF NOT EXISTS companies (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
   name VARCHAR(200) NOT NULL,
   created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
@@ -11,7 +12,7 @@ CREATE TABLE companies (
   CONSTRAINT ck_companies_name CHECK (name <> '')
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-CREATE TABLE roles (
+CREATE TABLE IF NOT EXISTS roles (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
   name VARCHAR(100) NOT NULL,
   is_global TINYINT(1) NOT NULL DEFAULT 0,
@@ -22,7 +23,7 @@ CREATE TABLE roles (
   CONSTRAINT ck_roles_is_global CHECK (is_global IN (0, 1))
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-CREATE TABLE role_companies (
+CREATE TABLE IF NOT EXISTS role_companies (
   role_id BIGINT UNSIGNED NOT NULL,
   company_id BIGINT UNSIGNED NOT NULL,
   PRIMARY KEY (role_id, company_id),
@@ -31,7 +32,7 @@ CREATE TABLE role_companies (
   CONSTRAINT fk_role_companies_company FOREIGN KEY (company_id) REFERENCES companies (id) ON DELETE CASCADE
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-CREATE TABLE users (
+CREATE TABLE IF NOT EXISTS users (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
   company_id BIGINT UNSIGNED NOT NULL,
   role_id BIGINT UNSIGNED NOT NULL,

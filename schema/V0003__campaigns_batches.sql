@@ -1,7 +1,9 @@
 -- Run types, campaigns and the batches workers claim. A campaign's template version lives with
--- its table set (campaign_sets), not here: one fact, one place.
+-- its table set (campaign_sets), not here: one fact, one place. The retry policy of the run types
+-- (max_attempts, retry_backoff_seconds) and the batches' retry/released counts belong to the
+-- pipeline and are added by schema/V0040__pipeline_ready_queue_template.sql.
 
-CREATE TABLE run_types (
+CREATE TABLE IF NOT EXISTS run_types (
   id TINYINT UNSIGNED NOT NULL,
   code VARCHAR(32) NOT NULL,
   description VARCHAR(200) NOT NULL,
@@ -9,7 +11,7 @@ CREATE TABLE run_types (
   UNIQUE KEY uq_run_types_code (code)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-CREATE TABLE campaigns (
+CREATE TABLE IF NOT EXISTS campaigns (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
   company_id BIGINT UNSIGNED NOT NULL,
   name VARCHAR(200) NOT NULL,
@@ -29,7 +31,7 @@ CREATE TABLE campaigns (
   CONSTRAINT ck_campaigns_schedule CHECK (starts_at IS NULL OR ends_at IS NULL OR ends_at > starts_at)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-CREATE TABLE batches (
+CREATE TABLE IF NOT EXISTS batches (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
   campaign_id BIGINT UNSIGNED NOT NULL,
   run_type_id TINYINT UNSIGNED NOT NULL,

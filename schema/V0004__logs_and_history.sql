@@ -3,7 +3,7 @@
 -- (tools/maintenance/log-tables.ts relies on both). No foreign keys: logs must accept every
 -- insert fast and outlive what they mention.
 
-CREATE TABLE log_events (
+CREATE TABLE IF NOT EXISTS log_events (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
   logged_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   level ENUM('debug', 'info', 'warn', 'error') NOT NULL,
@@ -15,7 +15,7 @@ CREATE TABLE log_events (
   KEY ix_log_events_logged_at (logged_at)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-CREATE TABLE log_batches (
+CREATE TABLE IF NOT EXISTS log_batches (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
   logged_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   batch_id BIGINT UNSIGNED NOT NULL,
@@ -28,7 +28,7 @@ CREATE TABLE log_batches (
   KEY ix_log_batches_logged_at (logged_at)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-CREATE TABLE batches_history (
+CREATE TABLE IF NOT EXISTS batches_history (
   id BIGINT UNSIGNED NOT NULL,
   campaign_id BIGINT UNSIGNED NOT NULL,
   run_type_id TINYINT UNSIGNED NOT NULL,

@@ -12,13 +12,16 @@
 -- A fresh set runs every step of every version in order: the same path an old set is upgraded
 -- by, so a fresh set and an upgraded one are built by the same statements.
 
-CREATE TABLE campaign_table_kinds (
+CREATE TABLE IF NOT EXISTS campaign_table_kinds (
   kind VARCHAR(32) NOT NULL,
   PRIMARY KEY (kind),
-  CONSTRAINT ck_campaign_table_kinds_kind CHECK (kind REGEXP '^[a-z][a-z_]*$')
+  -- Kinds end up in table names (campaign_<20 digits>_<kind> must fit 64 characters) and in
+  -- placeholders ({<kind>}), so: lowercase words, at most 34 characters, not a placeholder's name.
+  CONSTRAINT ck_campaign_table_kinds_kind CHECK (kind REGEXP '^[a-z][a-z_]*$' AND CHAR_LENGTH(kind) <= 34
+    AND kind NOT IN ('table', 'prefix', 'campaign_id', 'company_id'))
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-CREATE TABLE campaign_template_versions (
+CREATE TABLE IF NOT EXISTS campaign_template_versions (
   version SMALLINT UNSIGNED NOT NULL,
   description VARCHAR(200) NOT NULL,
   created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
@@ -26,7 +29,7 @@ CREATE TABLE campaign_template_versions (
   CONSTRAINT ck_campaign_template_versions_version CHECK (version >= 1)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-CREATE TABLE campaign_template_steps (
+CREATE TABLE IF NOT EXISTS campaign_template_steps (
   version SMALLINT UNSIGNED NOT NULL,
   step SMALLINT UNSIGNED NOT NULL,
   table_kind VARCHAR(32) NOT NULL,
@@ -38,7 +41,7 @@ CREATE TABLE campaign_template_steps (
   CONSTRAINT fk_campaign_template_steps_kind FOREIGN KEY (table_kind) REFERENCES campaign_table_kinds (kind)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-CREATE TABLE campaign_sets (
+CREATE TABLE IF NOT EXISTS campaign_sets (
   campaign_id BIGINT UNSIGNED NOT NULL,
   template_version SMALLINT UNSIGNED NOT NULL DEFAULT 0,
   state ENUM('creating', 'active', 'upgrading', 'retired') NOT NULL DEFAULT 'creating',
@@ -50,8 +53,9 @@ CREATE TABLE campaign_sets (
   CONSTRAINT fk_campaign_sets_campaign FOREIGN KEY (campaign_id) REFERENCES campaigns (id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
--- Which steps each set has: what makes an interrupted create or upgrade resumable.
-CREATE TABLE campaign_set_steps (
+-- Which steps each set has: what makes an interrupted create or upgrade resumable. A retired set
+-- has no tables, so none (campaign_set_drop deletes its rows; its upgrade history stays).
+CREATE TABLE IF NOT EXISTS campaign_set_steps (
   campaign_id BIGINT UNSIGNED NOT NULL,
   version SMALLINT UNSIGNED NOT NULL,
   step SMALLINT UNSIGNED NOT NULL,
@@ -62,7 +66,7 @@ CREATE TABLE campaign_set_steps (
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
 -- One row per completed version upgrade of a set (the proof that each happened exactly once).
-CREATE TABLE campaign_set_upgrades (
+CREATE TABLE IF NOT EXISTS campaign_set_upgrades (
   campaign_id BIGINT UNSIGNED NOT NULL,
   from_version SMALLINT UNSIGNED NOT NULL,
   to_version SMALLINT UNSIGNED NOT NULL,
@@ -72,12 +76,15 @@ CREATE TABLE campaign_set_upgrades (
   CONSTRAINT ck_campaign_set_upgrades_order CHECK (to_version = from_version + 1)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
+-- The inserts below can re-run (ON DUPLICATE KEY UPDATE to the same values): a killed run resumes.
 INSERT INTO campaign_table_kinds (kind) VALUES
   ('messages'), ('message_contact_status'), ('status_updates'), ('interactions'),
-  ('messages_history'), ('message_contact_status_history'), ('status_updates_history'), ('interactions_history');
+  ('messages_history'), ('message_contact_status_history'), ('status_updates_history'), ('interactions_history')
+ON DUPLICATE KEY UPDATE kind = VALUES(kind);
 
 INSERT INTO campaign_template_versions (version, description) VALUES
-  (1, 'messages, current status per method, status updates, interactions, and their history twins');
+  (1, 'messages, current status per method, status updates, interactions, and their history twins')
+ON DUPLICATE KEY UPDATE description = VALUES(description);
 
 INSERT INTO campaign_template_steps (version, step, table_kind, ddl, probe) VALUES
 (1, 1, 'messages', 'CREATE TABLE IF NOT EXISTS {table} (
@@ -194,4 +201,5 @@ INSERT INTO campaign_template_steps (version, step, table_kind, ddl, probe) VALU
   moved_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   PRIMARY KEY (id),
   KEY ix_{prefix}interactions_history_contact (contact_id, kind)
-) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci', NULL);
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci', NULL)
+ON DUPLICATE KEY UPDATE table_kind = VALUES(table_kind), ddl = VALUES(ddl), probe = VALUES(probe);

@@ -9,7 +9,10 @@ INSERT INTO contact_methods (id, code, description) VALUES
 ON DUPLICATE KEY UPDATE code = VALUES(code), description = VALUES(description);
 
 -- pending and ready are the pipeline's own states before sending; the others come from workers
--- and delivery callbacks. Final statuses end a message's life for that method.
+-- and delivery callbacks. Final statuses end a message's life for that method: nothing is sent
+-- again and maintenance may move it to history. failed is retried (run type 'retry'), and
+-- failed_permanently is what a failure becomes when no attempts are left. Ids are fixed: code
+-- looks statuses up by code, never by id, but the ids must not move once rows reference them.
 INSERT INTO contact_statuses (id, code, description, is_final) VALUES
   (1, 'pending', 'loaded, not ready for sending yet', 0),
   (2, 'ready', 'ready for sending', 0),
@@ -20,7 +23,8 @@ INSERT INTO contact_statuses (id, code, description, is_final) VALUES
   (7, 'opened', 'opened by the contact', 1),
   (8, 'responded', 'the contact responded', 1),
   (9, 'opted_out', 'the contact opted out of this channel', 1),
-  (10, 'failed_permanently', 'failed and no retries left', 1)
+  (10, 'failed_permanently', 'failed and no retries left', 1),
+  (11, 'queued', 'accepted by the provider, waiting for delivery', 0)
 ON DUPLICATE KEY UPDATE code = VALUES(code), description = VALUES(description), is_final = VALUES(is_final);
 
 INSERT INTO run_types (id, code, description) VALUES
