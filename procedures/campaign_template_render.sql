@@ -1,14 +1,17 @@
 -- campaign_template_render: fills a template step's placeholders for one campaign (internal).
 --
--- Purpose:    turns template DDL or a probe into SQL for one set: {table} is not handled here
---             (the caller passes the step's own table as p_table), {<kind>} becomes that kind's
---             table, {campaign_id} and {company_id} the numbers, {prefix} c<campaign id>_.
+-- Purpose:    turns template DDL or a probe into SQL for one set: {table} becomes p_table (the
+--             step's own table, which the caller names), {<kind>} that kind's table (from
+--             campaign_table_name), {campaign_id} and {company_id} the numbers, {prefix}
+--             c<campaign id>_ (constraint names are per database, so they carry the campaign id).
+--             Only integers and listed kinds go in: never a campaign's name or other user text.
 -- Parameters: p_text         the template text
 --             p_campaign_id  campaigns.id
 --             p_company_id   the campaign's company
 --             p_table        the step's own table name
 -- Returns:    the SQL text
 -- Errors:     none of its own (campaign_table_name signals on a bad id)
+-- @internal
 DROP FUNCTION IF EXISTS campaign_template_render;
 DELIMITER $$
 CREATE FUNCTION campaign_template_render(p_text TEXT, p_campaign_id BIGINT UNSIGNED, p_company_id BIGINT UNSIGNED, p_table VARCHAR(64))
