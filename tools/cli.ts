@@ -4,7 +4,9 @@ import { Command, CommanderError } from 'commander';
 import { OperationError, UserError } from './errors';
 import { registerCampaignCommands } from './campaigns/command';
 import { registerCodegenCommands } from './codegen/command';
+import { registerDemoCommands } from './demo/command';
 import { registerMaintenanceCommands } from './maintenance/command';
+import { registerMessagesCommands } from './pipeline/command';
 import { registerMigrateCommands } from './migrate/command';
 import { registerSqlCommands } from './sql/command';
 
@@ -16,7 +18,9 @@ export function buildProgram(): Command {
   registerSqlCommands(program);
   registerMigrateCommands(program);
   registerCampaignCommands(program);
+  registerMessagesCommands(program);
   registerMaintenanceCommands(program);
+  registerDemoCommands(program);
   registerCodegenCommands(program);
   return program;
 }

@@ -3,12 +3,12 @@
 import fs from 'fs';
 import path from 'path';
 import { createThrowawayDatabase } from '../harness/database';
-import { Connection, parseUrl, quoteIdentifier, withConnection, withDatabase } from '../sql/connection';
+import { Connection, parseUrl, queryRows, quoteIdentifier, withConnection, withDatabase } from '../sql/connection';
 import { detectServer, ServerInfo } from '../sql/flavour';
 import { UserError } from '../errors';
 import { tableChecksum, TableChecksum } from './checksum';
 import { dumpTable, restoreDump, sha256OfFile, toolVersion, ToolMissingError } from './dump';
-import { rotatedLogTables, RotatedTable } from './log-tables';
+import { LOG_TIME_COLUMN, rotatedLogTables, RotatedTable } from './log-tables';
 
 export type OffloadStep = 'preflight' | 'checksum' | 'dump' | 'manifest' | 'verify' | 'drop';
 
@@ -110,7 +110,13 @@ export async function offloadRotatedLogs(options: OffloadOptions): Promise<Offlo
   const now = options.now ?? new Date();
   return withConnection(options.url, async (conn) => {
     const server = await detectServer(conn);
-    const due = (await rotatedLogTables(conn)).filter((t) => now.getTime() - t.to.getTime() >= options.olderThanMs);
+    const due: RotatedTable[] = [];
+    for (const rotated of await rotatedLogTables(conn)) {
+      // Age is that of the newest row (the name's dates are whole days, for people to read).
+      const [{ newest }] = await queryRows<{ newest: Date | null }>(conn,
+        `SELECT MAX(${LOG_TIME_COLUMN}) AS newest FROM ${quoteIdentifier(rotated.table)}`);
+      if (newest === null || now.getTime() - newest.getTime() >= options.olderThanMs) due.push(rotated);
+    }
     const results: OffloadResult[] = [];
     for (const table of due) {
       options.log?.(`offloading ${table.table}`);
