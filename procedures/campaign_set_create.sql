@@ -9,6 +9,10 @@
 --             p_created      OUT: TRUE when this call created (or finished creating) the set,
 --                            FALSE when it already existed
 -- Result set: none
+-- @setup INSERT INTO companies (id, name) VALUES (1, 'Example company')
+-- @setup INSERT INTO campaigns (id, company_id, name, run_type_id, state)
+--        SELECT 1, 1, 'Example campaign', id, 'active' FROM run_types WHERE code = 'immediate'
+-- @example campaign_id=1
 -- @returns none
 -- Errors:     SQLSTATE 45000 'campaign_set_create: campaign id must be given' /
 --             '...: unknown campaign <id>' / '...: campaign <id> is retired' /

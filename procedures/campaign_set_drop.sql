@@ -8,6 +8,11 @@
 --             finished by calling it again, also on a set already marked retired.
 -- Parameters: p_campaign_id  campaigns.id
 -- Result set: none
+-- @setup INSERT INTO companies (id, name) VALUES (1, 'Example company')
+-- @setup INSERT INTO campaigns (id, company_id, name, run_type_id, state)
+--        SELECT 1, 1, 'Example campaign', id, 'active' FROM run_types WHERE code = 'immediate'
+-- @setup CALL campaign_set_create(1, @created)
+-- @example campaign_id=1
 -- @returns none
 -- Errors:     SQLSTATE 45000 'campaign_set_drop: campaign id must be given' /
 --             '...: unknown campaign <id>' / '...: campaign <id> has no table set' /

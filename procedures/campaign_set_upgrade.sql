@@ -9,6 +9,11 @@
 -- Parameters: p_campaign_id  campaigns.id of a set that exists and is not retired
 --             p_to_version   target template version; NULL = the newest
 -- Result set: none
+-- @setup INSERT INTO companies (id, name) VALUES (1, 'Example company')
+-- @setup INSERT INTO campaigns (id, company_id, name, run_type_id, state)
+--        SELECT 1, 1, 'Example campaign', id, 'active' FROM run_types WHERE code = 'immediate'
+-- @setup INSERT INTO campaign_sets (campaign_id, template_version, state) VALUES (1, 0, 'creating')
+-- @example campaign_id=1 to_version=1
 -- @returns none
 -- Errors:     SQLSTATE 45000 'campaign_set_upgrade: campaign id must be given' /
 --             '...: unknown campaign <id>' / '...: campaign <id> has no table set' /
