@@ -5,7 +5,7 @@
 //
 // For each worker count: the full pipeline (claim_batch + complete_batch, batches of 100) on
 // `rows` ready messages, with the most row locks any transaction held (sampled from SHOW ENGINE
-// INNODB STATUS every 100 ms) and the longest history list. Then, on the same number of rows,
+// INNODB STATUS every 100 ms, the benchmark's own connections only) and the longest history list. Then, on the same number of rows,
 // the issue's baselines: a bare SELECT ... FOR UPDATE SKIP LOCKED + UPDATE loop on a
 // (status, send_after) index in READ COMMITTED (REPEATABLE READ only up to 4 workers: with 16 it
 // fills the lock heap of a default server), and the naive UPDATE ... ORDER BY ... LIMIT claim.
@@ -21,34 +21,18 @@ import { loadMessages } from '../../tools/pipeline/loader';
 import { runWorker, simulatedSender } from '../../tools/pipeline/worker';
 import { isRetryable } from '../../tools/pipeline/routines';
 import { migrateDatabase } from '../../tools/harness/migrated';
-import { createCampaign, insertMessages, seedCompany, tableName } from './helpers';
+import { createCampaign, insertMessages, LockSample, sampleLocks, seedCompany, tableName, threadIds } from './helpers';
 
-interface Sample {
-  maxRowLocks: number;
-  maxHistory: number;
-}
-
-/** Samples InnoDB's lock report while fn runs. */
-async function sampled<T>(db: ThrowawayDatabase, fn: () => Promise<T>): Promise<{ result: T; sample: Sample; seconds: number }> {
+/** Runs fn on the given worker connections while sampling their locks. */
+async function sampled<T>(db: ThrowawayDatabase, conns: Connection[], fn: () => Promise<T>): Promise<{ result: T; sample: LockSample; seconds: number }> {
   const monitor = await db.connect();
-  const sample: Sample = { maxRowLocks: 0, maxHistory: 0 };
-  let done = false;
-  const loop = (async () => {
-    while (!done) {
-      const [status] = await queryRows<{ Status: string }>(monitor, 'SHOW ENGINE INNODB STATUS');
-      for (const m of status.Status.matchAll(/(\d+) row lock\(s\)/g)) sample.maxRowLocks = Math.max(sample.maxRowLocks, Number(m[1]));
-      const h = /History list length (\d+)/.exec(status.Status);
-      if (h) sample.maxHistory = Math.max(sample.maxHistory, Number(h[1]));
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
+  const sampler = sampleLocks(monitor, await threadIds(conns));
   const t0 = Date.now();
   try {
     const result = await fn();
-    return { result, sample, seconds: (Date.now() - t0) / 1000 };
+    return { result, sample: await sampler.stop(), seconds: (Date.now() - t0) / 1000 };
   } finally {
-    done = true;
-    await loop;
+    await sampler.stop();
     await monitor.end();
   }
 }
@@ -59,7 +43,7 @@ async function pipelineRun(db: ThrowawayDatabase, conn: Connection, companyId: n
   await conn.query('CALL mark_packet_ready((SELECT MIN(u.id) FROM users u JOIN roles r ON r.id = u.role_id WHERE r.is_global = 1), ?, 1)', [campaign]);
   const conns = await Promise.all(Array.from({ length: workers }, () => db.connect()));
   try {
-    const { result, sample, seconds } = await sampled(db, () => Promise.all(conns.map((c, i) => runWorker(c, {
+    const { result, sample, seconds } = await sampled(db, conns, () => Promise.all(conns.map((c, i) => runWorker(c, {
       campaignId: campaign, runType: 'immediate', worker: `bench-${i}`, batchSize: 100, leaseSeconds: 300, send: simulatedSender(0),
     }))));
     const done = result.reduce((s, w) => s + w.messages, 0);
@@ -89,7 +73,7 @@ async function baselineRun(db: ThrowawayDatabase, conn: Connection, rows: number
   const conns = await Promise.all(Array.from({ length: workers }, () => db.connect()));
   let nextBatch = 0;
   try {
-    const { result, sample, seconds } = await sampled(db, () => Promise.all(conns.map(async (c) => {
+    const { result, sample, seconds } = await sampled(db, conns, () => Promise.all(conns.map(async (c) => {
       let done = 0;
       let retries = 0;
       if (kind !== 'naive-update') {

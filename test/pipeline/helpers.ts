@@ -156,3 +156,50 @@ export async function expectSignal(fn: () => Promise<unknown>, message: RegExp):
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface LockSample {
+  /** The most row locks one transaction of the watched connections held at a sample. */
+  maxRowLocks: number;
+  /** The longest InnoDB history list seen (unpurged undo). */
+  maxHistory: number;
+  samples: number;
+}
+
+/** The server's thread id of each connection, to watch only our own transactions. */
+export async function threadIds(conns: Connection[]): Promise<Set<number>> {
+  const ids = new Set<number>();
+  for (const c of conns) ids.add(Number((await queryRows<{ id: number }>(c, 'SELECT CONNECTION_ID() AS id'))[0].id));
+  return ids;
+}
+
+/**
+ * Samples SHOW ENGINE INNODB STATUS every 100 ms until stopped, counting only the transactions of
+ * the given threads (other sessions on a shared server are not ours to measure).
+ */
+export function sampleLocks(monitor: Connection, threads: Set<number>): { stop(): Promise<LockSample> } {
+  const sample: LockSample = { maxRowLocks: 0, maxHistory: 0, samples: 0 };
+  let done = false;
+  const loop = (async () => {
+    while (!done) {
+      const [status] = await queryRows<{ Status: string }>(monitor, 'SHOW ENGINE INNODB STATUS');
+      const text = status.Status;
+      const history = /History list length (\d+)/.exec(text);
+      if (history) sample.maxHistory = Math.max(sample.maxHistory, Number(history[1]));
+      const list = text.slice(text.indexOf('LIST OF TRANSACTIONS'));
+      for (const block of list.split('---TRANSACTION').slice(1)) {
+        const thread = /(?:MySQL|MariaDB) thread id (\d+)/.exec(block);
+        const locks = /(\d+) row lock\(s\)/.exec(block);
+        if (thread && locks && threads.has(Number(thread[1]))) sample.maxRowLocks = Math.max(sample.maxRowLocks, Number(locks[1]));
+      }
+      sample.samples++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    async stop() {
+      done = true;
+      await loop;
+      return sample;
+    },
+  };
+}
