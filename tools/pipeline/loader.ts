@@ -151,13 +151,14 @@ export function validateRecord(rec: InputRecord, ctx: Context): Row | string {
     if (!sendAfter) return `send_after "${sendText.slice(0, 40)}" is not a date and time (YYYY-MM-DD HH:MM[:SS[.fff]][Z|+hh:mm])`;
   }
   const subject = text(rec.fields.subject);
-  if (subject !== null && ctx.limits.subjectChars !== null && [...subject].length > ctx.limits.subjectChars) {
+  // UTF-16 length >= characters: count characters only when the quick length says it may be over.
+  if (subject !== null && ctx.limits.subjectChars !== null && subject.length > ctx.limits.subjectChars && [...subject].length > ctx.limits.subjectChars) {
     return `subject is ${[...subject].length} characters, at most ${ctx.limits.subjectChars}`;
   }
   const body = text(rec.fields.body);
   if (body !== null) {
-    if (ctx.limits.bodyChars !== null && [...body].length > ctx.limits.bodyChars) return `body is ${[...body].length} characters, at most ${ctx.limits.bodyChars}`;
-    if (ctx.limits.bodyBytes !== null && Buffer.byteLength(body) > ctx.limits.bodyBytes) return `body is ${Buffer.byteLength(body)} bytes, at most ${ctx.limits.bodyBytes}`;
+    if (ctx.limits.bodyChars !== null && body.length > ctx.limits.bodyChars && [...body].length > ctx.limits.bodyChars) return `body is ${[...body].length} characters, at most ${ctx.limits.bodyChars}`;
+    if (ctx.limits.bodyBytes !== null && body.length * 3 > ctx.limits.bodyBytes && Buffer.byteLength(body) > ctx.limits.bodyBytes) return `body is ${Buffer.byteLength(body)} bytes, at most ${ctx.limits.bodyBytes}`;
   }
   return [contactId, methodId, packet, sendAfter, subject, body];
 }
