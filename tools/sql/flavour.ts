@@ -26,6 +26,14 @@ export interface ServerInfo {
    * from a file looks like, so the runner splits files the same way.
    */
   clientKeepsComments: boolean;
+  /**
+   * Where the plan check (tools/plans/capture.ts) reads the statements a routine ran, with their
+   * values: MariaDB writes stored-program statements to the slow log when asked
+   * (log_slow_disabled_statements=''), variables as NAME_CONST and dynamic SQL expanded; MySQL's
+   * slow log shows only the CALL, but its optimizer trace holds every sub-statement, dynamic SQL
+   * expanded, and performance_schema names the routine of each.
+   */
+  statementCapture: 'slow-log' | 'optimizer-trace';
 }
 
 export function describeServer(version: string, localInfile: boolean): ServerInfo {
@@ -45,6 +53,7 @@ export function describeServer(version: string, localInfile: boolean): ServerInf
     dumpOptions: flavour === 'mysql' ? ['--set-gtid-purged=OFF'] : [],
     localInfile,
     clientKeepsComments: flavour === 'mysql' && (major > 8 || (major === 8 && minor >= 3)),
+    statementCapture: flavour === 'mariadb' ? 'slow-log' : 'optimizer-trace',
   };
 }
 

@@ -1,0 +1,58 @@
+// EXPLAIN FORMAT=JSON of a captured statement, normalised for either server and tied back to the
+// tables the statement names (EXPLAIN speaks of aliases; the rules need the tables and their size).
+import { Connection, queryRows } from '../sql/connection';
+import { ServerInfo } from '../sql/flavour';
+import { normaliseMariadb, normaliseMysql, RawPlanRow, TableKind } from './normalise';
+import { normaliseCampaignName, TableReference, tableReferences } from './sqltext';
+
+export interface PlanRow {
+  select: number;
+  /** The table read: its name (campaign tables as campaign_N_<kind>), or <derivedN>, <unionM,N>, JSON_TABLE, '-'. */
+  table: string;
+  /** The alias the statement gives it, when not the table's own name. */
+  alias?: string;
+  kind: TableKind;
+  access: string;
+  index: string | null;
+  indexes: string[];
+  rows: number | null;
+  filesort: boolean;
+  temporary: boolean;
+  write?: 'insert' | 'update' | 'delete';
+  note?: string;
+  /** The physical table (campaign id included), for size and index lookups; null for anything but a base table. */
+  physical: string | null;
+}
+
+/** Session settings for EXPLAIN: MySQL 8.3+ defaults to JSON format version 2 on some builds; the normaliser reads version 1. */
+export async function prepareExplainSession(conn: Connection, server: ServerInfo): Promise<void> {
+  if (server.flavour === 'mysql') await conn.query('SET SESSION explain_json_format_version = 1').catch(() => undefined);
+}
+
+export async function explainJson(conn: Connection, sql: string): Promise<unknown> {
+  const rows = await queryRows<Record<string, string>>(conn, `EXPLAIN FORMAT=JSON ${sql}`);
+  return JSON.parse(Object.values(rows[0])[0]);
+}
+
+export function normaliseFor(server: Pick<ServerInfo, 'flavour'>, explain: unknown): RawPlanRow[] {
+  return server.flavour === 'mysql' ? normaliseMysql(explain) : normaliseMariadb(explain);
+}
+
+/** Names EXPLAIN's rows by table: aliases resolved through the statement's own FROM/JOIN/UPDATE/INTO clauses. */
+export function resolveRows(raw: RawPlanRow[], sql: string, refs: TableReference[] = tableReferences(sql)): PlanRow[] {
+  return raw.map((r) => {
+    const base = { select: r.select, kind: r.kind, access: r.access, index: r.index === null ? null : normaliseCampaignName(r.index),
+      indexes: r.indexes.map(normaliseCampaignName), rows: r.rows, filesort: r.filesort, temporary: r.temporary,
+      ...(r.write ? { write: r.write } : {}), ...(r.note ? { note: r.note } : {}) };
+    if (r.kind === 'function') return { ...base, table: 'JSON_TABLE', alias: r.name, physical: null };
+    if (r.kind !== 'table') return { ...base, table: r.name, physical: null };
+    const ref = refs.find((x) => x.alias.toLowerCase() === r.name.toLowerCase()) ?? refs.find((x) => x.table.toLowerCase() === r.name.toLowerCase());
+    const physical = ref ? ref.table : r.name;
+    const table = normaliseCampaignName(physical);
+    return { ...base, table, ...(r.name.toLowerCase() !== physical.toLowerCase() ? { alias: r.name } : {}), physical };
+  });
+}
+
+export async function explainStatement(conn: Connection, server: ServerInfo, sql: string): Promise<PlanRow[]> {
+  return resolveRows(normaliseFor(server, await explainJson(conn, sql)), sql);
+}
