@@ -100,7 +100,13 @@ async function main(): Promise<void> {
     const guardConn = await db.connect();
     const guardLoop = setInterval(async () => {
       const [status] = await queryRows<{ Status: string }>(guardConn, 'SHOW ENGINE INNODB STATUS');
-      const worst = Math.max(0, ...[...status.Status.matchAll(/(\d+) row lock\(s\)/g)].map((m) => Number(m[1])));
+      // Only our workers' transactions: other sessions on a shared server are none of our business.
+      let worst = 0;
+      for (const block of status.Status.split('---TRANSACTION').slice(1)) {
+        const thread = /(?:MySQL|MariaDB) thread id (\d+)/.exec(block);
+        const locks = /(\d+) row lock\(s\)/.exec(block);
+        if (thread && locks && ids.has(Number(thread[1]))) worst = Math.max(worst, Number(locks[1]));
+      }
       if (worst > 60_000 && !guard) {
         guard = `stopped: a transaction held ${worst} row locks`;
         for (const id of ids) await guardConn.query(`KILL ${id}`).catch(() => undefined);
