@@ -8,6 +8,7 @@ import { registerDemoCommands } from './demo/command';
 import { registerMaintenanceCommands } from './maintenance/command';
 import { registerMessagesCommands } from './pipeline/command';
 import { registerMigrateCommands } from './migrate/command';
+import { registerPlanCommands } from './plans/command';
 import { registerSqlCommands } from './sql/command';
 
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerMaintenanceCommands(program);
   registerDemoCommands(program);
   registerCodegenCommands(program);
+  registerPlanCommands(program);
   return program;
 }
 
