@@ -2,6 +2,7 @@
 // errors to exit codes (0 ok, 1 user error with a one-line reason, 2+ failure).
 import { Command, CommanderError } from 'commander';
 import { OperationError, UserError } from './errors';
+import { registerBenchCommands } from './bench/command';
 import { registerCampaignCommands } from './campaigns/command';
 import { registerCodegenCommands } from './codegen/command';
 import { registerDemoCommands } from './demo/command';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerDemoCommands(program);
   registerCodegenCommands(program);
   registerPlanCommands(program);
+  registerBenchCommands(program);
   return program;
 }
 

@@ -1,0 +1,157 @@
+// The shapes of a benchmark run: what each section measures and what bench-results.json holds.
+// Every figure says how it was obtained (rows, seconds, the method's own note), so a reader of the
+// JSON can judge it without the code.
+
+export const SECTIONS = ['load', 'claim', 'scale', 'maintenance'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export type Status = 'ok' | 'failed' | 'skipped';
+
+/** One measured method: how many units in how long. */
+export interface RateResult {
+  /** Stable key, e.g. "multi-row-insert-1000", "pipeline". */
+  method: string;
+  label: string;
+  status: Status;
+  /** Units processed (rows, sets, tables). */
+  units: number;
+  unit: string;
+  seconds: number;
+  /** units / seconds; null when not measured. */
+  perSecond: number | null;
+  /** Why skipped or failed, or what the reader should know about this figure. */
+  note?: string;
+}
+
+export interface LoadResult extends RateResult {
+  /** rows/s divided by the ceiling's rows/s in the same run (null without a ceiling). */
+  ratioToCeiling: number | null;
+  /** Every repetition's rows/s when the method ran more than once (the best is reported). */
+  runs?: number[];
+}
+
+export interface LoadSection {
+  rows: number;
+  sampleRows: number;
+  file: { format: 'csv'; bytes: number };
+  /** How the ceiling was measured, or why it was not. */
+  ceiling: { measured: boolean; client: string | null; clientVersion: string | null; note: string };
+  localInfile: { before: boolean; during: boolean; changedByBench: boolean };
+  results: LoadResult[];
+}
+
+export interface ClaimResult extends RateResult {
+  workers: number;
+  /** Messages completed by more than one batch (must be 0). */
+  duplicates: number;
+  /** Messages never completed (must be 0). */
+  lost: number;
+  /** Deadlocks / lock wait timeouts retried inside the workers. */
+  retries: number;
+  /** Most row locks one transaction held, sampled from SHOW ENGINE INNODB STATUS about once a second. */
+  maxRowLocks: number | null;
+  maxHistoryList: number | null;
+  /** Session isolation the claim ran in. */
+  isolation: string;
+}
+
+export interface ClaimSection {
+  rows: number;
+  batchSize: number;
+  workers: number[];
+  results: ClaimResult[];
+}
+
+export interface TimedCall {
+  label: string;
+  /** Median of the runs, in milliseconds; null when the call did not finish within the limit. */
+  ms: number | null;
+  runsMs: number[];
+  /** What the call returned, in one number (sets listed, files reported). */
+  items: number | null;
+  /** Set when the call was stopped (KILL QUERY) after this many seconds. */
+  timedOutAfterSeconds?: number;
+}
+
+export interface ScaleSection {
+  sets: number;
+  tablesPerSet: number;
+  create: RateResult & { tables: number; tablesPerSecond: number | null };
+  upgrade: RateResult & { fromVersion: number; toVersion: number; tablesAltered: number; tablesPerSecond: number | null; setsUpgraded: number };
+  /** `campaign list` (listSets) and `migrate status` (migrationStatus) with every set present. */
+  list: TimedCall | null;
+  status: TimedCall | null;
+  tablesInDatabase: number;
+  note?: string;
+}
+
+export interface MaintenanceSection {
+  historyMove: RateResult;
+  rotate: RateResult;
+  offload: RateResult & { bytes: number | null; tables: number };
+}
+
+export interface TargetCheck {
+  name: string;
+  description: string;
+  /** measured / reference */
+  ratio: number | null;
+  threshold: number;
+  /** null: could not be judged (a side was not measured). */
+  pass: boolean | null;
+  note?: string;
+}
+
+export interface MachineInfo {
+  hostname: string;
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  os: string;
+  node: string;
+  /** 1-minute load averages sampled during the run. */
+  load: { start: number; end: number; max: number; mean: number };
+  note: string;
+}
+
+export interface ServerReport {
+  url: string;
+  flavour: 'mysql' | 'mariadb';
+  version: string;
+  versionComment: string;
+  durability: {
+    innodb_flush_log_at_trx_commit: string | null;
+    sync_binlog: string | null;
+    log_bin: string | null;
+    binlog_format: string | null;
+    innodb_doublewrite: string | null;
+  };
+  innodb_buffer_pool_size_mb: number | null;
+  isolation: string | null;
+  local_infile: boolean;
+}
+
+export interface BenchReport {
+  format: 1;
+  tool: string;
+  startedAt: string;
+  finishedAt: string;
+  seconds: number;
+  machine: MachineInfo;
+  server: ServerReport;
+  database: string;
+  options: Record<string, unknown>;
+  load?: LoadSection;
+  claim?: ClaimSection;
+  scale?: ScaleSection;
+  maintenance?: MaintenanceSection;
+  targets: TargetCheck[];
+  /** Correctness: every claim run completed each message exactly once. */
+  correct: boolean;
+  notes: string[];
+}
+
+export function rate(units: number, seconds: number): number | null {
+  if (!(seconds > 0)) return null;
+  return Math.round(units / seconds);
+}
