@@ -220,7 +220,8 @@ export function alignTrace(traceQueries: string[], events: StatementEvent[], sig
       const substituted = substituteVariables(explainSql, sig.variables, frame ? frame.values : new Map());
       const blocking = substituted.unknown.filter((v) => variableAffectsPlan(explainSql!, v));
       if (blocking.length) {
-        unexplained = `MySQL does not show the value of ${blocking.join(', ')} here (binary log in row format after READ COMMITTED or an unsafe statement); the MariaDB leg explains this statement`;
+        const why = frame ? 'here (its binary log went to row format: READ COMMITTED or an unsafe statement)' : 'inside a stored function (its arguments are not logged)';
+        unexplained = `MySQL does not show the value of ${blocking.join(', ')} ${why}; the MariaDB leg explains this statement`;
         explainSql = null;
       } else {
         // What is left unknown only fills select lists, SET or VALUES: any value gives the same plan.
@@ -367,7 +368,12 @@ async function callEvents(conn: Connection, threadId: number, callSql: string): 
     OBJECT_NAME: string | null; SQL_TEXT: string | null; TIMER_START: string }>(conn,
     `SELECT EVENT_ID, END_EVENT_ID, EVENT_NAME, NESTING_EVENT_ID, OBJECT_NAME, SQL_TEXT, TIMER_START
        FROM performance_schema.events_statements_history_long WHERE THREAD_ID = ? ORDER BY EVENT_ID`, [threadId]);
-  const call = [...rows].reverse().find((r) => r.EVENT_NAME === 'statement/sql/call_procedure' && r.NESTING_EVENT_ID === null && (r.SQL_TEXT ?? '').trim() === callSql);
+  // SQL_TEXT is cut at performance_schema_max_sql_text_length (1024 by default): a long CALL matches by its prefix.
+  const sameCall = (text: string | null) => {
+    const t = (text ?? '').trim();
+    return t === callSql || (t.length >= 64 && callSql.startsWith(t.replace(/\.\.\.$/, '')));
+  };
+  const call = [...rows].reverse().find((r) => r.EVENT_NAME === 'statement/sql/call_procedure' && r.NESTING_EVENT_ID === null && sameCall(r.SQL_TEXT));
   if (!call) {
     throw new OperationError('performance_schema.events_statements_history_long no longer holds the call: other sessions filled it meanwhile; '
       + 'retry, or start the server with a larger performance_schema_events_statements_history_long_size');
@@ -382,7 +388,9 @@ async function callEvents(conn: Connection, threadId: number, callSql: string): 
   const last = call.END_EVENT_ID ?? Number.MAX_SAFE_INTEGER;
   return rows.filter((r) => r.EVENT_ID >= call.EVENT_ID && r.EVENT_ID <= last).map((r) => ({
     eventId: Number(r.EVENT_ID), endEventId: r.END_EVENT_ID === null ? null : Number(r.END_EVENT_ID), name: r.EVENT_NAME,
-    nestingEventId: r.NESTING_EVENT_ID === null ? null : Number(r.NESTING_EVENT_ID), routine: r.OBJECT_NAME, text: r.SQL_TEXT ?? '',
+    nestingEventId: r.NESTING_EVENT_ID === null ? null : Number(r.NESTING_EVENT_ID), routine: r.OBJECT_NAME,
+    // The top-level CALL's arguments are read from the text sent, never from a cut-off copy.
+    text: r === call ? callSql : r.SQL_TEXT ?? '',
   }));
 }
 

@@ -111,8 +111,17 @@ export function readScenario(file: string): Scenario {
   return parseScenario(json, file);
 }
 
-/** Runs the setup steps on `conn` (the capture database): SQL, or a module's function called with (conn, options). */
-export async function runSetup(conn: Connection, scenario: Scenario, root: string, log?: (line: string) => void): Promise<void> {
+/** What a setup module's function gets besides the connection and its options. */
+export interface SetupContext {
+  /** URL of the capture database (for tools that open their own connections, like the bulk loader). */
+  url: string;
+  root: string;
+  log?: (line: string) => void;
+}
+
+/** Runs the setup steps on `conn` (the capture database): SQL, or a module's function called with (conn, options, context). */
+export async function runSetup(conn: Connection, scenario: Scenario, context: SetupContext): Promise<void> {
+  const { root, log } = context;
   for (const step of scenario.setup) {
     if ('sql' in step) {
       for (const sql of Array.isArray(step.sql) ? step.sql : [step.sql]) await conn.query(sql);
@@ -125,7 +134,7 @@ export async function runSetup(conn: Connection, scenario: Scenario, root: strin
     const fn = mod[step.export ?? 'default'];
     if (typeof fn !== 'function') throw new UserError(`${scenario.file}: ${step.module} exports no function "${step.export ?? 'default'}"`);
     log?.(`setup: ${step.module}${step.export ? `#${step.export}` : ''}`);
-    await (fn as (c: Connection, o: unknown) => Promise<unknown>)(conn, step.options ?? {});
+    await (fn as (c: Connection, o: unknown, x: SetupContext) => Promise<unknown>)(conn, step.options ?? {}, context);
   }
 }
 
