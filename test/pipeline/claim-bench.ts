@@ -93,7 +93,13 @@ async function baselineRun(db: ThrowawayDatabase, conn: Connection, rows: number
             if (ids.length) await c.query('UPDATE bench_messages SET status = 1 WHERE id IN (?)', [ids]);
             await c.query('COMMIT');
           }
-          if (!ids.length) break;
+          // An empty claim ends the worker only when nothing is left (a claim can come back empty
+          // while others hold the rows it waited for).
+          if (!ids.length) {
+            const [left] = await queryRows<{ n: number }>(c, 'SELECT COUNT(*) AS n FROM bench_messages WHERE status = 0');
+            if (Number(left.n) === 0) break;
+            continue;
+          }
           await c.query('UPDATE bench_messages SET status = 2 WHERE id IN (?)', [ids]);
           done += ids.length;
         } catch (err) {
@@ -156,9 +162,10 @@ async function main(): Promise<void> {
   const rows = Number(values.rows);
   const workerCounts = values['skip-claims'] ? [] : values.workers!.split(',').map(Number);
   const db = await createThrowawayDatabase('claimbench', testServerUrl());
+  let conn: Connection | undefined;
   try {
     await migrateDatabase(db.url);
-    const conn = await db.connect();
+    conn = await db.connect();
     const server = await detectServer(conn);
     console.log(`${server.flavour} ${server.version}, ${rows} rows, batches of 100`);
     const company = await seedCompany(conn, 10_000);
@@ -184,8 +191,8 @@ async function main(): Promise<void> {
       console.log(`loader: ${l.loaderRowsPerSecond} rows/s by ${l.loaderPath} vs raw LOAD DATA ${l.rawLoadDataRowsPerSecond} rows/s (ratio ${l.ratio}); INSERT path ${l.insertPathRowsPerSecond} rows/s`);
     }
     console.log(JSON.stringify(report));
-    await conn.end();
   } finally {
+    await conn?.end().catch(() => conn?.destroy());
     await db.drop();
   }
 }
