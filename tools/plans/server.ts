@@ -33,8 +33,7 @@ export interface CaptureServerOptions {
 /** Server options a private capture server starts with. */
 export function privateServerArgs(flavour: Flavour, slowLogFile: string): string[] {
   return flavour === 'mariadb'
-    ? ['--slow-query-log=ON', '--log-output=FILE', `--slow-query-log-file=${slowLogFile}`, '--performance-schema=ON',
-      '--performance-schema-consumer-events-statements-history-long=ON']
+    ? ['--slow-query-log=ON', '--log-output=FILE', `--slow-query-log-file=${slowLogFile}`]
     : ['--performance-schema=ON', '--performance-schema-consumer-events-statements-history-long=ON',
       '--performance-schema-max-sql-text-length=65536', '--log-bin', '--binlog-format=MIXED'];
 }

@@ -424,19 +424,6 @@ function firstWordIndex(tokens: Token[]): number {
   return i;
 }
 
-/** From an opening "(" at i, the index after its matching ")". */
-function skipParens(tokens: Token[], i: number): number {
-  let depth = 0;
-  for (let j = i; j < tokens.length; j++) {
-    if (tokens[j].text === '(') depth++;
-    else if (tokens[j].text === ')') {
-      depth--;
-      if (depth === 0) return j + 1;
-    }
-  }
-  return tokens.length;
-}
-
 function skipAlias(tokens: Token[], j: number): { alias: string | null; next: number } {
   if (tokens[j]?.kind === 'word' && /^as$/i.test(tokens[j].text)) {
     return { alias: identifierOf(tokens[j + 1]), next: j + 2 };
