@@ -1,6 +1,47 @@
-// `reminderly-db sql ...` (placeholder until the runner lands).
-import { Command } from 'commander';
+// `reminderly-db sql run FILE...`: .sql files run statement by statement, split exactly as the
+// command-line client matching the server splits them.
+import { Command, Option } from 'commander';
+import { OperationError, UserError } from '../errors';
+import { DEFAULT_SERVER_URL, parseUrl, redactUrl, withConnection } from './connection';
+import { detectClientDialect, matchClientSqlMode, readSqlFile, runStatements, splitFile, SqlRunError } from './runner';
+
+interface RunFlags {
+  url: string;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+async function runFiles(files: string[], flags: RunFlags): Promise<void> {
+  if (!parseUrl(flags.url).database) {
+    throw new UserError(`the URL must name a database: ${redactUrl(flags.url)} (mysql://user:password@host:port/DATABASE)`);
+  }
+  // Every file is read and split before anything runs: a typo in the last file leaves the database untouched.
+  const texts = files.map((file) => ({ file, sql: readSqlFile(file) }));
+  await withConnection(flags.url, async (conn) => {
+    const dialect = await detectClientDialect(conn);
+    const prepared = texts.map(({ file, sql }) => ({ file, statements: splitFile(sql, file, dialect) }));
+    await matchClientSqlMode(conn);
+    for (const { file, statements } of prepared) {
+      try {
+        await runStatements(conn, statements, { file });
+      } catch (err) {
+        // The server refused the SQL: one line naming the statement, not a stack trace.
+        if (err instanceof SqlRunError) throw new OperationError(err.message);
+        throw err;
+      }
+      console.log(`applied ${file}: ${plural(statements.length, 'statement')}`);
+    }
+  });
+}
 
 export function registerSqlCommands(program: Command): void {
-  program.command('sql').description('run .sql files exactly as the mysql command-line client does');
+  const sql = program.command('sql').description('run .sql files exactly as the mysql command-line client does');
+
+  sql.command('run')
+    .description('run .sql files in order, one statement at a time, as the client matching the server would '
+      + '(DELIMITER, comments, quoting); stops at the first statement the server rejects (exit 2)')
+    .argument('<file...>', '.sql files, run in the order given')
+    .addOption(new Option('--url <url>', 'database URL, naming the database (mysql://user:password@host:port/database)')
+      .default(process.env.MYSQL_URL || DEFAULT_SERVER_URL, '$MYSQL_URL, else mysql://root@127.0.0.1:3306'))
+    .action((files: string[], flags: RunFlags) => runFiles(files, flags));
 }

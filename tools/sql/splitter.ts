@@ -23,16 +23,16 @@ export interface SqlStatement {
 
 export type ClientFlavour = 'mysql' | 'mariadb';
 
-/** Which client to imitate. The default is the mysql client as it was up to 8.0: comments stripped. */
+/** Which client to imitate. The default is MySQL's mysql client with comments stripped, as MySQL 8.0's did. */
 export interface SplitOptions {
   /**
    * 'mariadb': /*M! comments are executable, /*+ is a plain comment, and "--" opens a comment at a
    * statement's start even without a following blank. 'mysql': /*+ optimizer hints are kept whole.
    */
   client?: ClientFlavour;
-  /** Send comments on, as the MySQL client does by default since 8.1; MariaDB's client and MySQL 8.0's strip them. */
+  /** Send comments on, as recent MySQL clients do by default (ServerInfo.clientKeepsComments); MariaDB's strips them. */
   keepComments?: boolean;
-  /** $$...$$ and $tag$...$tag$ quote text, as the MySQL client (8.1+) decides when the server parses them. */
+  /** $$...$$ and $tag$...$tag$ quote text, as the MySQL 9 client decides when the server parses them. */
   dollarQuotes?: boolean;
 }
 
@@ -54,8 +54,7 @@ export class SqlSplitError extends UserError {
  */
 export function clientDialectFor(server: ServerInfo, serverParsesDollarQuotes: boolean): Required<SplitOptions> {
   if (server.flavour === 'mariadb') return { client: 'mariadb', keepComments: false, dollarQuotes: false };
-  const since81 = server.major > 8 || (server.major === 8 && server.minor >= 1);
-  return { client: 'mysql', keepComments: since81, dollarQuotes: since81 && serverParsesDollarQuotes };
+  return { client: 'mysql', keepComments: server.clientKeepsComments, dollarQuotes: serverParsesDollarQuotes };
 }
 
 export function splitSql(source: string, options: SplitOptions = {}): SqlStatement[] {
@@ -86,14 +85,13 @@ interface Position {
   column: number;
 }
 
-/** Client commands, recognised by their whole first word (case-insensitive); see find_command(). */
-const CLIENT_COMMANDS = new Map<string, { takesArgument: boolean }>([
-  ['?', true], ['clear', false], ['connect', true], ['delimiter', true], ['edit', false], ['ego', false],
-  ['exit', false], ['go', false], ['help', true], ['nopager', false], ['notee', false], ['pager', true],
-  ['print', false], ['prompt', true], ['quit', false], ['rehash', false], ['source', true], ['status', false],
-  ['system', true], ['tee', true], ['use', true], ['charset', true], ['warnings', false], ['nowarning', false],
-  ['resetconnection', false], ['query_attributes', true], ['ssl_session_data_print', true],
-].map(([name, takesArgument]) => [name as string, { takesArgument: takesArgument as boolean }]));
+/** Client commands (see find_command()), each with whether it takes an argument. */
+const CLIENT_COMMANDS = new Map<string, boolean>([
+  ...['?', 'charset', 'connect', 'delimiter', 'help', 'pager', 'prompt', 'query_attributes', 'source',
+    'ssl_session_data_print', 'system', 'tee', 'use'].map((name) => [name, true] as const),
+  ...['clear', 'edit', 'ego', 'exit', 'go', 'nopager', 'notee', 'nowarning', 'print', 'quit', 'rehash',
+    'resetconnection', 'status', 'warnings'].map((name) => [name, false] as const),
+]);
 
 /** Commands that are also SQL the server runs the same way: sent as statements. */
 const SQL_COMMANDS = new Set(['use', 'help']);
@@ -106,22 +104,23 @@ const isSpace = (ch: string | undefined): boolean => ch === ' ' || ch === '\t' |
 const isMultiByte = (ch: string): boolean => ch.charCodeAt(0) >= 0x80;
 const isIdentifierChar = (ch: string | undefined): boolean => ch !== undefined && (/[A-Za-z0-9_$]/.test(ch) || isMultiByte(ch));
 /** What remove_cntrl() trims from a statement's end: blanks and control characters. */
-const trimEnd = (text: string): string => text.replace(/[\x00-\x20\x7f]+$/, '');
+function trimEnd(text: string): string {
+  let end = text.length;
+  while (end > 0 && (text.charCodeAt(end - 1) <= 0x20 || text.charCodeAt(end - 1) === 0x7f)) end--;
+  return text.slice(0, end);
+}
 
 /** is_delimiter_command(): the client only compares the first nine characters. */
 function startsWithDelimiterWord(text: string): boolean {
   return text.length >= 9 && text.slice(0, 9).toLowerCase() === 'delimiter';
 }
 
-function codePointColumn(line: string, index: number): number {
-  return Array.from(line.slice(0, index)).length + 1;
-}
-
 /**
  * skip_over_comments_and_space() of the MySQL 9 client, which lets a DELIMITER line follow a header
- * comment when comments are kept. Its scan stops at any '*' and before any '/', not only at "*∕":
- * a header comment such as "/** docs *∕" or "/* a/b *∕" is therefore not skipped, and the client
- * then glues the DELIMITER line to it. Kept as is, since that is what the client sends.
+ * comment when comments are kept. Its scan of a comment stops at the first '*' or at the character
+ * before the first '/', not at the comment's end: a header such as "/** docs" or "/* a/b" is
+ * therefore not skipped, and the client glues the DELIMITER line to it. Kept as is, since that is
+ * what the client sends.
  */
 function mysqlSkipCommentsAndSpace(text: string): number {
   const end = text.length;
@@ -137,16 +136,40 @@ function mysqlSkipCommentsAndSpace(text: string): number {
   return p;
 }
 
-/** find_command(name): the client command a line or statement is, if any. */
-function findCommand(text: string, delimiter: string): string | null {
+/**
+ * find_command(name): the client command a line or statement is, if any. MariaDB's client knows
+ * them all by their exact first word. MySQL's (9.x, in batch mode, where --commands is off) knows
+ * only DELIMITER, and takes any first word that merely begins with "delimiter" for it.
+ */
+function clientCommand(text: string, delimiter: string, mariadb: boolean): string | null {
   const name = text.replace(/^[ \t\n\v\f\r]+/, '');
   if (name.includes('\\g') || (name.includes(delimiter) && !startsWithDelimiterWord(name))) return null;
+  const { word, hasArgument } = firstWord(name);
+  if (!mariadb) return startsWithDelimiterWord(word) ? 'delimiter' : null;
+  const takesArgument = CLIENT_COMMANDS.get(word.toLowerCase());
+  return takesArgument !== undefined && (!hasArgument || takesArgument) ? word.toLowerCase() : null;
+}
+
+/**
+ * A statement that reads as a client command other than DELIMITER: refused, since running it
+ * would need the client (MySQL's sends it to a server that rejects it). USE db and HELP 'topic'
+ * are SQL the server runs the same way; without an argument they are client-only too.
+ */
+function unsupportedCommand(text: string): string | null {
+  const { word, hasArgument } = firstWord(text.replace(/^[ \t\n\v\f\r]+/, ''));
+  const name = word.toLowerCase();
+  const takesArgument = CLIENT_COMMANDS.get(name);
+  if (takesArgument === undefined || (hasArgument && (!takesArgument || SQL_COMMANDS.has(name)))) return null;
+  return name;
+}
+
+/** The client splits a command from its argument at the first blank or tab only. */
+function firstWord(name: string): { word: string; hasArgument: boolean } {
   const blank = /[ \t]/.exec(name);
-  const word = (blank ? name.slice(0, blank.index) : name).toLowerCase();
-  const hasArgument = blank !== null && /[^ \t\n\v\f\r]/.test(name.slice(blank.index));
-  const command = CLIENT_COMMANDS.get(word);
-  if (!command || (hasArgument && !command.takesArgument)) return null;
-  return word;
+  return {
+    word: blank ? name.slice(0, blank.index) : name,
+    hasArgument: blank !== null && /[^ \t\n\v\f\r]/.test(name.slice(blank.index)),
+  };
 }
 
 /** get_arg(): the DELIMITER argument, and whatever follows it on the command's text. */
@@ -173,6 +196,14 @@ function delimiterArgument(text: string): { value: string; rest: string } | null
   return { value, rest: text.slice(p) };
 }
 
+/** check_for_dollar_quote(): "$tag$" opens a quote where an identifier could not go on. */
+function dollarQuoteAt(line: string, pos: number): string | null {
+  if (pos > 0 && isIdentifierChar(line[pos - 1])) return null;
+  let p = pos + 1;
+  while (p < line.length && line[p] !== '$' && isIdentifierChar(line[p])) p++;
+  return line[p] === '$' ? line.slice(pos, p + 1) : null;
+}
+
 /**
  * The client's reader: fed line by line, it accumulates the statement being read (`buffer`) and
  * hands complete ones to emit(). Field and branch names follow add_line() so the two can be
@@ -194,22 +225,25 @@ class ClientReader {
   private readonly statements: SqlStatement[] = [];
   private lineNumber = 0;
   private lineText = '';
+  /** Columns count characters, not UTF-16 units; counted forward from the last one asked for, so long lines stay linear. */
+  private counted = { index: 0, column: 1 };
 
   constructor(private readonly rules: Rules) {}
 
   readLine(line: string, lineNumber: number): void {
     this.lineNumber = lineNumber;
     this.lineText = line;
+    this.counted = { index: 0, column: 1 };
     const nul = line.indexOf('\0');
-    if (nul >= 0) this.fail(nul, 'NUL character (the client refuses it outside --binary-mode)');
+    if (nul >= 0) throw this.errorAt(this.positionAt(nul), 'NUL character (the client refuses it outside --binary-mode)');
     if (!this.mlComment && !this.inString && this.lineMayBeCommand()) {
       const at = this.skipLeadingComments(line);
-      const command = findCommand(line.slice(at), this.delimiter);
+      const command = clientCommand(line.slice(at), this.delimiter, this.rules.mariadb);
       if (command) {
         // Only comments were waiting (MySQL, comments kept): the client drops them unsent.
         this.buffer = '';
         this.current = null;
-        this.lineCommand(command, line.slice(at), at);
+        this.lineCommand(command, line, at);
         return;
       }
     }
@@ -223,8 +257,11 @@ class ClientReader {
     }
     if (this.mlComment) throw this.errorAt(this.openedAt!, 'unterminated /* comment at end of file');
     if (this.execOpenedAt) throw this.errorAt(this.execOpenedAt, 'unterminated executable comment at end of file');
-    // The client sends a last statement that has no delimiter.
-    if (trimEnd(this.buffer)) this.endStatement();
+    // The client sends a last statement that has no delimiter (MariaDB's without looking for a command in it).
+    if (trimEnd(this.buffer)) {
+      if (this.rules.mariadb) this.emit();
+      else this.endStatement();
+    }
     return this.statements;
   }
 
@@ -242,60 +279,63 @@ class ClientReader {
     return this.usesMysqlCommentSkipping() ? mysqlSkipCommentsAndSpace(text) : 0;
   }
 
-  private lineCommand(command: string, text: string, offset: number): void {
-    const column = offset + (text.length - text.replace(/^[ \t\n\v\f\r]+/, '').length);
+  private lineCommand(command: string, line: string, from: number): void {
+    const text = line.slice(from);
+    const at = this.positionAt(from + text.length - text.replace(/^[ \t\n\v\f\r]+/, '').length);
     if (command === 'delimiter') {
-      this.setDelimiter(text, column);
-    } else if (SQL_COMMANDS.has(command)) {
-      this.current = { at: this.position(column), textIndex: 0 };
+      this.setDelimiter(text, at);
+    } else if (unsupportedCommand(text)) {
+      throw this.unsupportedCommand(command, at);
+    } else {
+      // MariaDB runs "use db" at a line's start even without a delimiter.
+      this.current = { at, textIndex: 0 };
       this.buffer = text.trim();
       this.emit();
-    } else {
-      this.unsupportedCommand(command, column);
     }
   }
 
-  private setDelimiter(text: string, column: number): { value: string; rest: string } {
+  private setDelimiter(text: string, at: Position): { value: string; rest: string } {
     const argument = delimiterArgument(text);
-    if (!argument || !argument.value) this.fail(column, 'DELIMITER must be followed by a delimiter string');
-    if (argument.value.includes('\\')) this.fail(column, 'a DELIMITER cannot contain a backslash');
+    if (!argument || !argument.value) throw this.errorAt(at, 'DELIMITER must be followed by a delimiter string');
+    if (argument.value.includes('\\')) throw this.errorAt(at, 'a DELIMITER cannot contain a backslash');
     if (Buffer.byteLength(argument.value) > MAX_DELIMITER_BYTES) {
-      this.fail(column, `DELIMITER "${argument.value}" is longer than the client's ${MAX_DELIMITER_BYTES} bytes`);
+      throw this.errorAt(at, `DELIMITER "${argument.value}" is longer than the client's ${MAX_DELIMITER_BYTES} bytes`);
     }
     this.delimiter = argument.value;
     return argument;
   }
 
-  private unsupportedCommand(command: string, column: number): never {
-    return this.fail(column, `the client command "${command}" is not supported: only DELIMITER is (and USE, which is SQL)`);
+  private unsupportedCommand(command: string, at: Position): SqlSplitError {
+    return this.errorAt(at, `the client command "${command}" is not supported: only DELIMITER is (and USE db, which is SQL)`);
   }
 
   /** com_go(), or the client command the statement turns out to be. */
   private endStatement(): void {
-    const at = this.skipLeadingComments(this.buffer);
-    const command = findCommand(this.buffer.slice(at), this.delimiter);
+    const text = this.buffer.slice(this.skipLeadingComments(this.buffer));
+    const command = clientCommand(text, this.delimiter, this.rules.mariadb);
     const start = this.current?.at ?? { line: this.lineNumber, column: 1 };
     if (command === 'delimiter') {
       // DELIMITER after other text on its line is only read at the next delimiter, with the lines
       // in between glued to it: the client then takes "$$CREATE" or so as the new delimiter and
       // silently skips what follows. Refused rather than imitated.
-      const { rest } = this.withPosition(start, () => this.setDelimiter(this.buffer.slice(at), start.column));
-      if (/[^ \t\n\v\f\r]/.test(rest)) {
+      const { value, rest } = this.setDelimiter(text, start);
+      if (value.includes('\n') || /[^ \t\n\v\f\r]/.test(rest)) {
         throw this.errorAt(start, 'DELIMITER must start its own line: here the client would glue the following lines to it');
       }
       this.reset();
-    } else if (command && !SQL_COMMANDS.has(command)) {
-      this.withPosition(start, () => this.unsupportedCommand(command, start.column));
-    } else {
-      this.emit();
+      return;
     }
+    const unsupported = unsupportedCommand(text);
+    if (unsupported) throw this.unsupportedCommand(unsupported, start);
+    this.emit();
   }
 
   private emit(): void {
     const text = trimEnd(this.buffer);
     // Nothing but comments and blanks: the client sends nothing, or (comments kept) a no-op.
     if (this.current && text) {
-      const firstLine = text.slice(this.current.textIndex).split('\n')[0].trim();
+      const lineEnd = text.indexOf('\n', this.current.textIndex);
+      const firstLine = text.slice(this.current.textIndex, lineEnd < 0 ? undefined : lineEnd).trim();
       this.statements.push({
         text,
         index: this.statements.length,
@@ -323,11 +363,11 @@ class ClientReader {
     let needSpace = false;
     // Like the client, executable-comment and hint state lasts one line only.
     let ssComment: '' | 'exec' | 'hint' = '';
-    let previousWasMultiByte = false;
 
     const put = (text: string, pos: number, significant: boolean): void => {
+      if (!text) return;
       if (significant && !this.current) {
-        this.current = { at: this.position(codePointColumn(line, pos)), textIndex: this.buffer.length + out.length };
+        this.current = { at: this.positionAt(pos), textIndex: this.buffer.length + out.length };
       }
       out += text;
     };
@@ -338,13 +378,10 @@ class ClientReader {
 
     for (let pos = 0; pos < end; pos++) {
       const ch = line[pos];
-      const afterMultiByte = previousWasMultiByte;
-      previousWasMultiByte = false;
       if (!keepComments && isSpace(ch) && !out && !this.buffer) continue;
 
       if (isMultiByte(ch)) {
         if (!this.mlComment || keepComments) put(ch, pos, !this.mlComment);
-        previousWasMultiByte = true;
         continue;
       }
 
@@ -357,7 +394,7 @@ class ClientReader {
           else out += next;
           continue;
         }
-        this.fail(codePointColumn(line, pos - 1), `the client command "\\${next}" is not supported: only DELIMITER is`);
+        throw this.unsupportedCommand(`\\${next}`, this.positionAt(pos - 1));
       }
 
       if (!this.mlComment && !this.inString && ssComment !== 'hint' && line.startsWith(this.delimiter, pos)) {
@@ -387,7 +424,7 @@ class ClientReader {
 
       const opensExecutable = line[pos + 2] === '!' || (mariadb ? line[pos + 2] === 'M' && line[pos + 3] === '!' : line[pos + 2] === '+');
       if (!this.inString && ch === '/' && line[pos + 1] === '*' && !opensExecutable && ssComment !== 'hint') {
-        if (!this.mlComment) this.openedAt = this.position(codePointColumn(line, pos));
+        if (!this.mlComment) this.openedAt = this.positionAt(pos);
         if (keepComments) out += '/*';
         pos++;
         this.mlComment = true;
@@ -408,9 +445,9 @@ class ClientReader {
       if (!this.inString && ch === '/' && line[pos + 1] === '*') {
         const kind = line[pos + 2] === '!' ? 'exec' : !mariadb && line[pos + 2] === '+' ? 'hint' : '';
         if (kind) ssComment = kind;
-        if (!this.mlComment && (kind || (mariadb && opensExecutable))) this.execOpenedAt = this.position(codePointColumn(line, pos));
+        if (!this.mlComment && opensExecutable) this.execOpenedAt = this.positionAt(pos);
       } else if (!this.inString && ch === '*' && line[pos + 1] === '/') {
-        if (ssComment) ssComment = '';
+        ssComment = '';
         if (!this.mlComment) this.execOpenedAt = null;
       }
       let text = ch;
@@ -425,22 +462,24 @@ class ClientReader {
       } else if (!this.mlComment && !this.inString && ssComment !== 'hint') {
         if (ch === "'" || ch === '"' || ch === '`') {
           this.inString = ch;
-          this.openedAt = this.position(codePointColumn(line, pos));
+          this.openedAt = this.positionAt(pos);
         } else if (ch === '$' && this.rules.dollarQuotes) {
-          const tag = this.dollarQuoteAt(line, pos, afterMultiByte);
+          const tag = dollarQuoteAt(line, pos);
           if (tag) {
             this.inString = '$';
             this.dollarTag = tag;
-            this.openedAt = this.position(codePointColumn(line, pos));
+            this.openedAt = this.positionAt(pos);
             text = tag;
             pos += tag.length - 1;
           }
         }
       }
       if (!this.mlComment || keepComments) {
+        // A dollar tag is copied but for its last character, which alone gets the space owed after a comment.
+        put(text.slice(0, -1), pos - text.length + 1, !this.mlComment && !isSpace(ch));
         if (needSpace && !isSpace(ch)) out += ' ';
         needSpace = false;
-        put(text, pos - text.length + 1, !this.mlComment && !isSpace(ch));
+        put(text.slice(-1), pos, !this.mlComment && !isSpace(ch));
       }
     }
 
@@ -451,32 +490,22 @@ class ClientReader {
     }
   }
 
-  /** check_for_dollar_quote(): "$tag$" opens a quote where an identifier could not continue. */
-  private dollarQuoteAt(line: string, pos: number, afterMultiByte: boolean): string | null {
-    if (pos > 0 && (afterMultiByte || isIdentifierChar(line[pos - 1]))) return null;
-    let p = pos + 1;
-    while (p < line.length && line[p] !== '$' && isIdentifierChar(line[p])) p++;
-    return line[p] === '$' ? line.slice(pos, p + 1) : null;
+  private positionAt(index: number): Position {
+    return { line: this.lineNumber, column: this.columnAt(index) };
   }
 
-  private position(column: number): Position {
-    return { line: this.lineNumber, column };
-  }
-
-  private withPosition<T>(at: Position, fn: () => T): T {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof SqlSplitError) throw this.errorAt(at, err.reason);
-      throw err;
+  private columnAt(index: number): number {
+    let { index: from, column } = this.counted;
+    if (index < from) [from, column] = [0, 1];
+    for (let i = from; i < index; i++) {
+      const code = this.lineText.charCodeAt(i);
+      if (code < 0xdc00 || code > 0xdfff) column++; // a low surrogate is the second half of the character before it
     }
+    this.counted = { index, column };
+    return column;
   }
 
   private errorAt(at: Position, reason: string): SqlSplitError {
     return new SqlSplitError(reason, at.line, at.column);
-  }
-
-  private fail(column: number, reason: string): never {
-    throw new SqlSplitError(reason, this.lineNumber, column);
   }
 }
