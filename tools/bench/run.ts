@@ -190,7 +190,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
   report.targets = evaluateTargets(report);
   report.correct = (report.claim?.results ?? []).every((r) => r.duplicates === 0 && r.lost === 0);
   if (report.load && !report.load.results.some((r) => r.method === 'ceiling' && r.status === 'ok')) {
-    notes.push(`load: the ceiling was not measured (${report.load.ceiling.note}), so the loader target is not judged`);
+    notes.push(`load: the ceiling was ${report.load.ceiling.note.replace(/^not measured: /, 'not measured (')}), so the loader target is not judged`);
   }
   if (options.out) fs.writeFileSync(options.out, JSON.stringify(report, null, 2) + '\n');
   if (options.svg) fs.writeFileSync(options.svg, renderChart(report));

@@ -21,7 +21,8 @@ const esc = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').
 
 function callText(t: TimedCall | null): string {
   if (!t) return '-';
-  return t.ms === null ? `did not finish in ${t.timedOutAfterSeconds} s` : `${t.ms} ms`;
+  if (t.ms === null) return `did not finish in ${t.timedOutAfterSeconds} s`;
+  return t.ms >= 10_000 ? `${(t.ms / 1000).toFixed(1)} s` : `${t.ms} ms`;
 }
 
 const COLOURS = { toolkit: '#2b6cb0', ceiling: '#4a5568', other: '#a0aec0' };
