@@ -66,19 +66,23 @@ export async function listSets(conn: Connection, options: { exact?: boolean } = 
   const sets = await queryRows<Record<string, unknown>>(conn,
     `SELECT s.campaign_id, c.company_id, c.name, c.state AS campaign_state, s.state AS set_state, s.template_version
        FROM campaign_sets s JOIN campaigns c ON c.id = s.campaign_id ORDER BY s.campaign_id`);
-  // One catalogue query for every set's tables: 8,000 tables must not mean 8,000 round trips.
-  const counts = await queryRows<{ campaign_id: number; kind: string; table_rows: number | null }>(conn,
-    `SELECT s.campaign_id, k.kind, t.TABLE_ROWS AS table_rows
-       FROM campaign_sets s
-       CROSS JOIN campaign_table_kinds k
-       JOIN information_schema.TABLES t
-         ON t.TABLE_SCHEMA = DATABASE() AND t.TABLE_NAME = campaign_table_name(s.campaign_id, k.kind)
-      WHERE s.state <> 'retired'`);
+  // Two queries whatever the number of sets: the names every set should have (from the one
+  // function that knows the pattern) and the catalogue's row estimates, joined here. Joining
+  // information_schema on the function made MariaDB evaluate it per (set, kind, table): 35 s for
+  // 200 sets.
+  const expected = await queryRows<{ campaign_id: number; kind: string; name: string }>(conn,
+    `SELECT s.campaign_id, k.kind, campaign_table_name(s.campaign_id, k.kind) AS name
+       FROM campaign_sets s CROSS JOIN campaign_table_kinds k WHERE s.state <> 'retired'`);
+  const catalogue = await queryRows<{ name: string; table_rows: number | null }>(conn,
+    `SELECT TABLE_NAME AS name, TABLE_ROWS AS table_rows FROM information_schema.TABLES
+      WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'campaign\\_%'`);
+  const rowsByTable = new Map(catalogue.map((t) => [t.name, Number(t.table_rows ?? 0)]));
   const byCampaign = new Map<number, Record<string, number>>();
-  for (const c of counts) {
-    const entry = byCampaign.get(Number(c.campaign_id)) ?? {};
-    entry[c.kind] = Number(c.table_rows ?? 0);
-    byCampaign.set(Number(c.campaign_id), entry);
+  for (const e of expected) {
+    if (!rowsByTable.has(e.name)) continue;
+    const entry = byCampaign.get(Number(e.campaign_id)) ?? {};
+    entry[e.kind] = rowsByTable.get(e.name)!;
+    byCampaign.set(Number(e.campaign_id), entry);
   }
   const infos = sets.map((s) => ({
     campaignId: Number(s.campaign_id),
