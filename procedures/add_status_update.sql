@@ -1,5 +1,20 @@
 -- add_status_update: records a status reported later for a sent message (delivery callbacks).
 --
+-- @setup INSERT INTO companies (id, name) VALUES (1, 'example')
+-- @setup INSERT INTO users (id, company_id, role_id, email)
+--          SELECT 1, 1, id, 'admin@example.com' FROM roles WHERE name = 'administrator'
+-- @setup INSERT INTO contacts (id, company_id, name) VALUES (1, 1, 'contact')
+-- @setup INSERT INTO contact_channels (contact_id, method_id, address) VALUES (1, 1, 'c1@example.com')
+-- @setup INSERT INTO campaigns (id, company_id, name, run_type_id, state)
+--          SELECT 1, 1, 'example', id, 'active' FROM run_types WHERE code = 'immediate'
+-- @setup CALL campaign_set_create(1, @created)
+-- @setup INSERT INTO campaign_1_messages (contact_id, method_id, packet, subject, body) VALUES (1, 1, 1, 'Hello', 'Body')
+-- @setup CALL mark_packet_ready(1, 1, 1)
+-- @setup CALL claim_batch(1, 'immediate', 'example', 10, 60)
+-- @setup CALL complete_batch(1, '[{"message_id": 1, "status": "sent"}]')
+-- @example campaign_id=1 message_id=1 method='email' status='responded' provider_ref='p-1' detail='yes'
+-- @returns update
+--
 -- Purpose:    appends a status update (never rewrites one) for a message and method, e.g.
 --             delivered, bounced, opened, responded; makes it the message's current status for
 --             that method; a 'responded' update is also recorded as an interaction of the contact

@@ -1,5 +1,11 @@
 -- assert_company_access: may this user work on this company's data?
 --
+-- @setup INSERT INTO companies (id, name) VALUES (1, 'example')
+-- @setup INSERT INTO users (id, company_id, role_id, email)
+--          SELECT 1, 1, id, 'admin@example.com' FROM roles WHERE name = 'administrator'
+-- @example user_id=1 company_id=1
+-- @returns none
+--
 -- Purpose:    the access check of every pipeline routine that takes a user id. A user's role lists
 --             the companies it may see (role_companies); a global role sees every company. The
 --             user's own company is not implied: only the allow-list counts.

@@ -1,5 +1,22 @@
 -- campaign_summary: where a campaign's messages stand, for reporting.
 --
+-- @setup INSERT INTO companies (id, name) VALUES (1, 'example')
+-- @setup INSERT INTO users (id, company_id, role_id, email)
+--          SELECT 1, 1, id, 'admin@example.com' FROM roles WHERE name = 'administrator'
+-- @setup INSERT INTO contacts (id, company_id, name) VALUES (1, 1, 'contact')
+-- @setup INSERT INTO contact_channels (contact_id, method_id, address) VALUES (1, 1, 'c1@example.com')
+-- @setup INSERT INTO campaigns (id, company_id, name, run_type_id, state)
+--          SELECT 1, 1, 'example', id, 'active' FROM run_types WHERE code = 'immediate'
+-- @setup CALL campaign_set_create(1, @created)
+-- @setup INSERT INTO campaign_1_messages (contact_id, method_id, packet, subject, body) VALUES (1, 1, 1, 'Hello', 'Body')
+-- @setup CALL mark_packet_ready(1, 1, 1)
+-- @setup CALL claim_batch(1, 'immediate', 'example', 10, 60)
+-- @setup CALL complete_batch(1, '[{"message_id": 1, "status": "sent"}]')
+-- @example user_id=1 campaign_id=1
+-- @returns statuses
+-- @returns overview
+-- @returns lanes
+--
 -- Purpose:    counts by current status and method, the state of the ready queue (oldest
 --             claimable message: how far behind the workers are) and of the batches.
 -- Parameters: p_user_id      the user asking (checked against the campaign's company)

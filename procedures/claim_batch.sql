@@ -1,5 +1,19 @@
 -- claim_batch: a worker takes up to max_rows ready messages of one campaign and run type.
 --
+-- @setup INSERT INTO companies (id, name) VALUES (1, 'example')
+-- @setup INSERT INTO users (id, company_id, role_id, email)
+--          SELECT 1, 1, id, 'admin@example.com' FROM roles WHERE name = 'administrator'
+-- @setup INSERT INTO contacts (id, company_id, name) VALUES (1, 1, 'contact')
+-- @setup INSERT INTO contact_channels (contact_id, method_id, address) VALUES (1, 1, 'c1@example.com')
+-- @setup INSERT INTO campaigns (id, company_id, name, run_type_id, state)
+--          SELECT 1, 1, 'example', id, 'active' FROM run_types WHERE code = 'immediate'
+-- @setup CALL campaign_set_create(1, @created)
+-- @setup INSERT INTO campaign_1_messages (contact_id, method_id, packet, subject, body) VALUES (1, 1, 1, 'Hello', 'Body')
+-- @setup CALL mark_packet_ready(1, 1, 1)
+-- @example campaign_id=1 run_type='immediate' worker='example' max_rows=10 lease_seconds=60
+-- @returns batch
+-- @returns messages
+--
 -- Purpose:    atomically takes the oldest claimable entries of the campaign's ready queue for the
 --             run type, records a batch with a lease, and returns the batch and its messages with
 --             each contact's channel (address) for the message's method. Claimable means:

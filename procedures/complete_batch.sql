@@ -1,5 +1,19 @@
 -- complete_batch: records a claimed batch's outcomes and closes the batch.
 --
+-- @setup INSERT INTO companies (id, name) VALUES (1, 'example')
+-- @setup INSERT INTO users (id, company_id, role_id, email)
+--          SELECT 1, 1, id, 'admin@example.com' FROM roles WHERE name = 'administrator'
+-- @setup INSERT INTO contacts (id, company_id, name) VALUES (1, 1, 'contact')
+-- @setup INSERT INTO contact_channels (contact_id, method_id, address) VALUES (1, 1, 'c1@example.com')
+-- @setup INSERT INTO campaigns (id, company_id, name, run_type_id, state)
+--          SELECT 1, 1, 'example', id, 'active' FROM run_types WHERE code = 'immediate'
+-- @setup CALL campaign_set_create(1, @created)
+-- @setup INSERT INTO campaign_1_messages (contact_id, method_id, packet, subject, body) VALUES (1, 1, 1, 'Hello', 'Body')
+-- @setup CALL mark_packet_ready(1, 1, 1)
+-- @setup CALL claim_batch(1, 'immediate', 'example', 10, 60)
+-- @example batch_id=1 outcomes='[{"message_id": 1, "status": "sent", "provider_ref": "p-1"}]'
+-- @returns completion
+--
 -- Purpose:    for each message of the batch, one outcome: appends a status update (message and
 --             method), sets the message's current status, and settles its ready-queue entry:
 --               "failed"    retried (moved to the 'retry' lane after run_types('retry').

@@ -1,5 +1,17 @@
 -- mark_packet_ready: marks one data packet of a campaign ready for sending.
 --
+-- @setup INSERT INTO companies (id, name) VALUES (1, 'example')
+-- @setup INSERT INTO users (id, company_id, role_id, email)
+--          SELECT 1, 1, id, 'admin@example.com' FROM roles WHERE name = 'administrator'
+-- @setup INSERT INTO contacts (id, company_id, name) VALUES (1, 1, 'contact')
+-- @setup INSERT INTO contact_channels (contact_id, method_id, address) VALUES (1, 1, 'c1@example.com')
+-- @setup INSERT INTO campaigns (id, company_id, name, run_type_id, state)
+--          SELECT 1, 1, 'example', id, 'active' FROM run_types WHERE code = 'immediate'
+-- @setup CALL campaign_set_create(1, @created)
+-- @setup INSERT INTO campaign_1_messages (contact_id, method_id, packet, subject, body) VALUES (1, 1, 1, 'Hello', 'Body')
+-- @example user_id=1 campaign_id=1 packet=1
+-- @returns marked
+--
 -- Purpose:    every loaded, not yet ready message of the packet goes into the ready queue
 --             (see pipeline_mark_ready); messages already ready are left alone, so calling it
 --             twice marks nothing the second time.

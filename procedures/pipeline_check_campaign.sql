@@ -1,5 +1,7 @@
 -- pipeline_check_campaign: the checks every pipeline routine makes on its campaign argument.
 --
+-- @internal
+--
 -- Purpose:    one place for "is this a campaign the pipeline can work on": it exists, its table
 --             set exists, is not retired, and is at a template version that has the ready queue.
 -- Parameters: p_routine      name of the calling routine, for the error messages

@@ -1,5 +1,7 @@
 -- pipeline_mark_ready: the work behind mark_packet_ready and mark_ready (not called directly).
 --
+-- @internal
+--
 -- Purpose:    marks a campaign's loaded, not yet ready messages ready, selected either by data
 --             packet or by a send_after window, and puts them in the ready queue: messages without
 --             send_after in the 'immediate' lane (claimable now), the others in the 'scheduled'
