@@ -89,10 +89,7 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
       multipleStatements: false,
       charset: 'utf8mb4_unicode_ci',
       connectTimeout: 10_000,
-      // mysql2 asks for IGNORE_SPACE by default; the command-line clients do not, and the server
-      // stores the session's sql_mode with every routine: without this, routines built by the
-      // toolkit would differ from the same file piped through the client.
-      flags: ['-IGNORE_SPACE', ...(options.localInfile ? ['+LOCAL_FILES'] : [])],
+      ...(options.localInfile ? { flags: ['+LOCAL_FILES'] } : {}),
     });
   } catch (err) {
     const e = err as { code?: string; message: string };
