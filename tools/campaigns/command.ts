@@ -1,10 +1,12 @@
 // `reminderly-db campaign create|list|upgrade|retire`.
 import { Command, Option } from 'commander';
+import path from 'path';
 import { printJson, positiveInt, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
 import { OperationError, UserError } from '../errors';
 import { withConnection } from '../sql/connection';
 import { DEFAULT_LOCK_TIMEOUT_SECONDS, withSchemaLock } from '../sql/schema-lock';
 import { parseUrl } from '../sql/connection';
+import { retireCampaignSet } from './retire';
 import { createCampaignSet, listSets, parseCampaignId, upgradeSets } from './sets';
 
 const log = (line: string) => process.stderr.write(line + '\n');
@@ -64,11 +66,22 @@ export function registerCampaignCommands(program: Command): void {
       if (failed.length) throw new OperationError(`${failed.length} set(s) failed to upgrade, first: campaign ${failed[0].campaignId}: ${failed[0].error}`);
     });
 
-  withTargetOptions(campaign.command('retire').description('dump a finished campaign\'s set (verified) and drop it'))
+  withTargetOptions(campaign.command('retire').description('dump a finished campaign\'s set (one consistent dump, verified by restoring it into a throwaway database), then drop it'))
     .argument('<campaign-id>', 'campaign id')
-    .option('--force', 'retire even with unfinished messages')
-    .action(async (id: string) => {
-      parseCampaignId(id);
-      throw new UserError('campaign retire needs the verified dump of the maintenance module, which is not available yet: nothing was changed');
+    .requiredOption('--out <dir>', 'folder for campaign_<id>.sql.gz and campaign_<id>.manifest.json')
+    .option('--force', 'retire even with unfinished messages (no status yet, or one not final)')
+    .addOption(new Option('--lock-timeout <seconds>', 'how long to wait for another run').argParser(positiveInt('--lock-timeout')))
+    .option('--json', 'print the result as JSON')
+    .action(async (id: string, flags: TargetFlags & { out: string; force?: boolean; lockTimeout?: number; json?: boolean }) => {
+      const campaignId = parseCampaignId(id);
+      const { url } = targetOf(flags);
+      const result = await underSchemaLock(flags, (conn) => retireCampaignSet(conn, {
+        url, campaignId, outDir: path.resolve(flags.out), force: flags.force, lockTimeout: flags.lockTimeout, log,
+      }));
+      if (flags.json) return printJson(result);
+      if (result.outcome === 'already-retired') return console.log(`campaign ${campaignId}: its set is already retired, nothing to do`);
+      console.log(`campaign ${campaignId}: ${result.tables.length} tables, ${result.rows} rows dumped to ${result.file}` +
+        `${result.reusedDump ? ' (by an earlier run)' : ''}, verified by restore, set dropped and marked retired` +
+        `${result.unfinished ? ` (--force: ${result.unfinished} unfinished messages were in it)` : ''}`);
     });
 }

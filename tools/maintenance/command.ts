@@ -1,16 +1,46 @@
-// `reminderly-db maintenance rotate-logs|offload|restore`.
-import { Command } from 'commander';
+// `reminderly-db maintenance history|rotate-logs|offload|restore|run`.
+import { Command, Option } from 'commander';
 import path from 'path';
 import { printJson, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
-import { OperationError } from '../errors';
+import { OperationError, UserError } from '../errors';
 import { withConnection } from '../sql/connection';
+import { parseCampaignId } from '../campaigns/sets';
+import { DEFAULT_CHUNK, describeHistoryResult, parseChunk, parseDays, runHistoryMoves } from './history';
 import { rotateLogTables } from './log-tables';
 import { offloadRotatedLogs, parseAge, restoreOffloaded } from './offload';
+import { describeRun, runMaintenance } from './run';
 
 const log = (line: string) => process.stderr.write(line + '\n');
 
 export function registerMaintenanceCommands(program: Command): void {
-  const maintenance = program.command('maintenance').description('log rotation, verified offload to .sql.gz files, restore');
+  const maintenance = program.command('maintenance').description('history moves, log rotation, verified offload to .sql.gz files, restore, and all of them in one run');
+
+  withTargetOptions(maintenance.command('history').description('move finished messages older than N days, with their status rows, status updates and interactions, to the history tables (one transaction per chunk)'))
+    .addOption(new Option('--campaign <id>', 'one campaign set'))
+    .option('--all', 'every active campaign set')
+    .requiredOption('--older-than <age>', 'whole days since the messages\' last status change, e.g. 30d')
+    .addOption(new Option('--chunk <messages>', `messages per transaction, 1 to 10000 (default ${DEFAULT_CHUNK})`).argParser(parseChunk))
+    .option('--dry-run', 'count what would move; change nothing')
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: TargetFlags & { campaign?: string; all?: boolean; olderThan: string; chunk?: number; dryRun?: boolean; json?: boolean }) => {
+      if (!!flags.campaign === !!flags.all) throw new UserError('maintenance history needs exactly one of --campaign <id> or --all');
+      const campaignIds = flags.campaign ? [parseCampaignId(flags.campaign)] : undefined;
+      const olderThanDays = parseDays(flags.olderThan);
+      const results = await withConnection(targetOf(flags).url, (conn) => runHistoryMoves(conn, {
+        campaignIds, olderThanDays, chunk: flags.chunk, dryRun: flags.dryRun, progress: flags.json ? 'none' : 'auto',
+      }));
+      if (flags.json) printJson(results);
+      else {
+        if (!results.length) console.log('no active campaign set');
+        for (const r of results) console.log(describeHistoryResult(r));
+        if (results.length > 1) {
+          const moved = results.reduce((n, r) => n + (flags.dryRun ? r.preview?.eligible ?? 0 : r.moved.messages), 0);
+          console.log(`total: ${moved} messages ${flags.dryRun ? 'would move' : 'moved'} from ${results.length} set(s)`);
+        }
+      }
+      const failed = results.filter((r) => r.outcome === 'failed');
+      if (failed.length) throw new OperationError(`${failed.length} set(s) failed; first: campaign ${failed[0].campaignId}: ${failed[0].error}`);
+    });
 
   withTargetOptions(maintenance.command('rotate-logs').description('swap each log table for an empty copy in one atomic RENAME TABLE'))
     .option('--json', 'print the result as JSON')
@@ -40,5 +70,20 @@ export function registerMaintenanceCommands(program: Command): void {
     .action(async (file: string, flags: TargetFlags) => {
       const result = await restoreOffloaded(targetOf(flags).url, path.resolve(file));
       console.log(result.outcome === 'restored' ? `${result.table}: ${result.rows} rows restored` : `${result.table}: already present with the same ${result.rows} rows, nothing done`);
+    });
+
+  withTargetOptions(maintenance.command('run').description('for schedulers: history moves for every set, log rotation, then verified offload, with one summary; exits non-zero when anything failed'))
+    .option('--older-than <age>', 'age in whole days for history moves and offload', '30d')
+    .addOption(new Option('--chunk <messages>', `messages per history transaction (default ${DEFAULT_CHUNK})`).argParser(parseChunk))
+    .option('--out <dir>', 'folder for offloaded dumps (without it the offload step is skipped)')
+    .option('--json', 'print the summary as JSON')
+    .action(async (flags: TargetFlags & { olderThan: string; chunk?: number; out?: string; json?: boolean }) => {
+      const summary = await runMaintenance({
+        url: targetOf(flags).url, olderThanDays: parseDays(flags.olderThan), chunk: flags.chunk,
+        outDir: flags.out ? path.resolve(flags.out) : undefined, progress: flags.json ? 'none' : 'auto', log,
+      });
+      if (flags.json) printJson(summary);
+      else for (const line of describeRun(summary)) console.log(line);
+      if (!summary.ok) throw new OperationError(`maintenance run: ${summary.failures.length} problem(s); first: ${summary.failures[0]}`);
     });
 }

@@ -59,9 +59,21 @@ export interface DumpOptions {
  */
 export async function dumpTable(server: ServerInfo, url: string, database: string, table: string, outFile: string,
   options: DumpOptions = {}): Promise<string> {
+  return dumpTables(server, url, database, [table], outFile, options);
+}
+
+/**
+ * Dumps several tables into one gzip file, from one consistent snapshot (--single-transaction
+ * covers every table of the run); returns the file's SHA-256. Same temporary-name rule as
+ * dumpTable. The dump switches foreign key checks off while it loads (the tool's own header),
+ * so tables referencing others restore in any order and into a database without the others.
+ */
+export async function dumpTables(server: ServerInfo, url: string, database: string, tables: string[], outFile: string,
+  options: DumpOptions = {}): Promise<string> {
+  if (!tables.length) throw new Error('no table to dump');
   const { args, env } = connectionArgs(url);
   const dumpArgs = [...args, '--single-transaction', '--skip-lock-tables', '--no-tablespaces', '--skip-add-drop-table',
-    '--hex-blob', '--tz-utc', '--skip-comments', '--default-character-set=utf8mb4', ...server.dumpOptions, database, table];
+    '--hex-blob', '--tz-utc', '--skip-comments', '--default-character-set=utf8mb4', ...server.dumpOptions, database, ...tables];
   const tmp = `${outFile}.partial`;
   const hash = createHash('sha256');
   const { child, exited } = spawnTool(server.dumpCommand, dumpArgs, env);

@@ -2,13 +2,13 @@
 // compare, and only then drop. Any failing step leaves the table in place and names the step.
 import fs from 'fs';
 import path from 'path';
-import { createThrowawayDatabase } from '../harness/database';
-import { Connection, parseUrl, queryRows, quoteIdentifier, withConnection, withDatabase } from '../sql/connection';
+import { Connection, parseUrl, queryRows, quoteIdentifier, withConnection } from '../sql/connection';
 import { detectServer, ServerInfo } from '../sql/flavour';
 import { UserError } from '../errors';
 import { tableChecksum, TableChecksum } from './checksum';
-import { dumpTable, restoreDump, sha256OfFile, toolVersion, ToolMissingError } from './dump';
+import { dumpTable, restoreDump, sha256OfFile } from './dump';
 import { LOG_TIME_COLUMN, rotatedLogTables, RotatedTable } from './log-tables';
+import { DumpedTable, ensureWritableFolder, pauseIfAsked, requireTool, verifyDumpFile } from './verified-dump';
 
 export type OffloadStep = 'preflight' | 'checksum' | 'dump' | 'manifest' | 'verify' | 'drop';
 
@@ -21,6 +21,22 @@ export interface Manifest {
   file: string;
   sha256: string;
   range: { from: string; to: string } | null;
+  server: string;
+  tool: string;
+  createdAt: string;
+}
+
+/** The manifest of a retired campaign set's dump (tools/campaigns/retire.ts): one file, every table of the set. */
+export interface SetManifest {
+  format: 1;
+  kind: 'campaign-set';
+  database: string;
+  campaignId: number;
+  templateVersion: number;
+  tables: DumpedTable[];
+  rows: number;
+  file: string;
+  sha256: string;
   server: string;
   tool: string;
   createdAt: string;
@@ -41,13 +57,6 @@ export class OffloadStepError extends Error {
   }
 }
 
-/** Test-only fault injection: REMINDERLY_PAUSE_AT=dump|verify|drop stops there until killed. */
-async function pauseIfAsked(point: 'dump' | 'verify' | 'drop'): Promise<void> {
-  if (process.env.REMINDERLY_PAUSE_AT !== point) return;
-  process.stderr.write(`paused at ${point}\n`);
-  await new Promise(() => setInterval(() => undefined, 60_000));
-}
-
 export function dumpFileName(table: string): string {
   return `${table}.sql.gz`;
 }
@@ -63,13 +72,6 @@ export function parseAge(text: string): number {
   return Number(match[1]) * unit;
 }
 
-function ensureWritableFolder(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const probe = path.join(dir, `.write-probe-${process.pid}`);
-  fs.writeFileSync(probe, 'ok');
-  fs.rmSync(probe);
-}
-
 async function step<T>(table: string, name: OffloadStep, fn: () => Promise<T> | T): Promise<T> {
   try {
     return await fn();
@@ -81,19 +83,8 @@ async function step<T>(table: string, name: OffloadStep, fn: () => Promise<T> | 
 
 /** Restores the dump into a fresh throwaway database and checks it holds exactly the source's rows. */
 export async function verifyDump(server: ServerInfo, url: string, manifest: Manifest, file: string): Promise<void> {
-  const sha = await sha256OfFile(file);
-  if (sha !== manifest.sha256) throw new Error(`the dump's SHA-256 ${sha.slice(0, 16)}… differs from the manifest's ${manifest.sha256.slice(0, 16)}… (file damaged)`);
-  const scratch = await createThrowawayDatabase('verify', withDatabase(url, null));
-  try {
-    await restoreDump(server, url, scratch.name, file);
-    await pauseIfAsked('verify');
-    const restored = await withConnection(scratch.url, (conn) => tableChecksum(conn, scratch.name, manifest.table));
-    if (restored.rows !== manifest.rows || restored.checksum !== manifest.checksum) {
-      throw new Error(`restored copy has ${restored.rows} rows (checksum ${restored.checksum}), source ${manifest.rows} (checksum ${manifest.checksum})`);
-    }
-  } finally {
-    await scratch.drop().catch(() => undefined);
-  }
+  await verifyDumpFile(server, url, file, manifest.sha256, [{ table: manifest.table, rows: manifest.rows, checksum: manifest.checksum }],
+    { afterRestore: () => pauseIfAsked('verify') });
 }
 
 export interface OffloadOptions {
@@ -138,11 +129,7 @@ async function offloadTable(conn: Connection, server: ServerInfo, url: string, d
   const manifestFile = path.join(outDir, manifestFileName(table));
   const tool = await step(table, 'preflight', async () => {
     ensureWritableFolder(outDir);
-    try {
-      return await toolVersion(server.dumpCommand);
-    } catch (err) {
-      throw err instanceof ToolMissingError ? err : new Error(`${server.dumpCommand} --version failed: ${(err as Error).message}`);
-    }
+    return requireTool(server.dumpCommand);
   });
   const source: TableChecksum = await step(table, 'checksum', () => tableChecksum(conn, database, table));
 
@@ -174,46 +161,69 @@ async function offloadTable(conn: Connection, server: ServerInfo, url: string, d
   return { table, outcome: 'offloaded', rows: source.rows, file };
 }
 
-export function readManifest(file: string): Manifest | null {
+export function readManifest<T = Manifest>(file: string): T | null {
   if (!fs.existsSync(file)) return null;
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
   } catch {
     return null;
   }
 }
 
+/** The tables a manifest vouches for: one for a log table's dump, every table of a set's. */
+export function manifestTables(manifest: Manifest | SetManifest): DumpedTable[] {
+  if ('tables' in manifest && Array.isArray(manifest.tables)) return manifest.tables;
+  const single = manifest as Manifest;
+  return [{ table: single.table, rows: single.rows, checksum: single.checksum }];
+}
+
 export interface RestoreResult {
+  /** The table restored, or for a campaign set's dump "campaign_<id> set". */
   table: string;
+  tables: string[];
   outcome: 'restored' | 'already-present';
   rows: number;
 }
 
-/** Loads an offloaded dump back. Restoring twice changes nothing; a different table of that name is never overwritten. */
+/**
+ * Loads an offloaded dump (a log table's, or a retired campaign set's) back. Restoring twice
+ * changes nothing; a table of that name holding other rows is never overwritten, and a set's
+ * dump is restored only when none of its tables exists (or all exist with the same rows).
+ */
 export async function restoreOffloaded(url: string, dumpFile: string): Promise<RestoreResult> {
   const database = parseUrl(url).database;
   if (!database) throw new UserError('the URL must name a database');
   if (!fs.existsSync(dumpFile)) throw new UserError(`${dumpFile}: no such file`);
   const manifestFile = dumpFile.replace(/\.sql\.gz$/, '.manifest.json');
-  const manifest = readManifest(manifestFile);
+  const manifest = readManifest<Manifest | SetManifest>(manifestFile);
   if (!manifest) throw new UserError(`${dumpFile}: its manifest ${path.basename(manifestFile)} is missing or unreadable`);
   const sha = await sha256OfFile(dumpFile);
   if (sha !== manifest.sha256) throw new UserError(`${dumpFile}: SHA-256 differs from the manifest (file damaged); nothing restored`);
+  const tables = manifestTables(manifest);
+  const label = 'kind' in manifest && manifest.kind === 'campaign-set' ? `campaign_${manifest.campaignId} set` : tables[0].table;
+  const names = tables.map((t) => t.table);
+  const total = tables.reduce((n, t) => n + t.rows, 0);
   return withConnection(url, async (conn) => {
     const server = await detectServer(conn);
-    const [exists] = await conn.query('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [database, manifest.table]);
-    if ((exists as unknown[]).length) {
-      const present = await tableChecksum(conn, database, manifest.table);
-      if (present.rows === manifest.rows && present.checksum === manifest.checksum) {
-        return { table: manifest.table, outcome: 'already-present', rows: present.rows };
+    const present: string[] = [];
+    for (const want of tables) {
+      const [exists] = await conn.query('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [database, want.table]);
+      if (!(exists as unknown[]).length) continue;
+      const now = await tableChecksum(conn, database, want.table);
+      if (now.rows !== want.rows || now.checksum !== want.checksum) {
+        throw new UserError(`${want.table} already exists with other rows (${now.rows} rows); nothing restored`);
       }
-      throw new UserError(`${manifest.table} already exists with other rows (${present.rows} rows); nothing restored`);
+      present.push(want.table);
     }
+    if (present.length === tables.length) return { table: label, tables: names, outcome: 'already-present', rows: total };
+    if (present.length) throw new UserError(`${label}: ${present.join(', ')} already exist(s) but not the other tables of the dump; nothing restored`);
     await restoreDump(server, url, database, dumpFile);
-    const restored = await tableChecksum(conn, database, manifest.table);
-    if (restored.rows !== manifest.rows || restored.checksum !== manifest.checksum) {
-      throw new UserError(`${manifest.table}: restored ${restored.rows} rows but the manifest says ${manifest.rows}; check the table`);
+    for (const want of tables) {
+      const restored = await tableChecksum(conn, database, want.table);
+      if (restored.rows !== want.rows || restored.checksum !== want.checksum) {
+        throw new UserError(`${want.table}: restored ${restored.rows} rows but the manifest says ${want.rows}; check the table`);
+      }
     }
-    return { table: manifest.table, outcome: 'restored', rows: restored.rows };
+    return { table: label, tables: names, outcome: 'restored', rows: total };
   });
 }

@@ -1,0 +1,72 @@
+// The pieces every verified dump shares (log offload, campaign set retirement): the output
+// folder and tools checked before anything starts, and the verification of a dump by restoring
+// it into a throwaway database and comparing each table's rows with the source.
+import fs from 'fs';
+import path from 'path';
+import { createThrowawayDatabase } from '../harness/database';
+import { withConnection, withDatabase } from '../sql/connection';
+import { ServerInfo } from '../sql/flavour';
+import { tableChecksum } from './checksum';
+import { restoreDump, sha256OfFile, toolVersion, ToolMissingError } from './dump';
+
+/** One table of a dump: what the source held when it was dumped. */
+export interface DumpedTable {
+  table: string;
+  rows: number;
+  checksum: string;
+}
+
+/** Test-only fault injection: REMINDERLY_PAUSE_AT=<point> stops there until the process is killed. */
+export async function pauseIfAsked(point: string): Promise<void> {
+  if (process.env.REMINDERLY_PAUSE_AT !== point) return;
+  process.stderr.write(`paused at ${point}\n`);
+  await new Promise(() => setInterval(() => undefined, 60_000));
+}
+
+/** Creates the folder if needed and proves a file can be written there. */
+export function ensureWritableFolder(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const probe = path.join(dir, `.write-probe-${process.pid}`);
+  fs.writeFileSync(probe, 'ok');
+  fs.rmSync(probe);
+}
+
+/** The dump tool's version line; a clear error when the tool is not on PATH. */
+export async function requireTool(command: string): Promise<string> {
+  try {
+    return await toolVersion(command);
+  } catch (err) {
+    throw err instanceof ToolMissingError ? err : new Error(`${command} --version failed: ${(err as Error).message}`);
+  }
+}
+
+export interface VerifyOptions {
+  /** Called after the restore, before the comparison (fault tests pause here). */
+  afterRestore?: () => Promise<void>;
+}
+
+/**
+ * Proves a dump file holds exactly the rows it should: its SHA-256 is the one recorded when it was
+ * written, and restored into a fresh throwaway database with the server's own client, every
+ * table has the recorded row count and checksum. The throwaway database is always dropped.
+ */
+export async function verifyDumpFile(server: ServerInfo, url: string, file: string, sha256: string, tables: DumpedTable[],
+  options: VerifyOptions = {}): Promise<void> {
+  const sha = await sha256OfFile(file);
+  if (sha !== sha256) throw new Error(`the dump's SHA-256 ${sha.slice(0, 16)}… differs from the manifest's ${sha256.slice(0, 16)}… (file damaged)`);
+  const scratch = await createThrowawayDatabase('verify', withDatabase(url, null));
+  try {
+    await restoreDump(server, url, scratch.name, file);
+    if (options.afterRestore) await options.afterRestore();
+    await withConnection(scratch.url, async (conn) => {
+      for (const want of tables) {
+        const restored = await tableChecksum(conn, scratch.name, want.table);
+        if (restored.rows !== want.rows || restored.checksum !== want.checksum) {
+          throw new Error(`restored ${want.table} has ${restored.rows} rows (checksum ${restored.checksum}), source ${want.rows} (checksum ${want.checksum})`);
+        }
+      }
+    });
+  } finally {
+    await scratch.drop().catch(() => undefined);
+  }
+}
