@@ -6,10 +6,12 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import {
-  addStatusUpdate, campaignSummary, claimBatch, completeBatch, markPacketReady, RoutineError, UntypedRow,
+  addStatusUpdate, campaignSummary, CampaignSummaryOverviewRow, CampaignSummaryStatusesRow, claimBatch, completeBatch,
+  markPacketReady, RoutineError,
 } from '../../bindings';
 import { createCampaignSet } from '../campaigns/sets';
 import { generateCoreData, insertCampaign, seededRandom } from '../campaigns/generator';
+import { moveSetHistory } from '../maintenance/history';
 import { rotateLogTables } from '../maintenance/log-tables';
 import { offloadRotatedLogs } from '../maintenance/offload';
 import { migrateUp, assertMigrated } from '../migrate/migrator';
@@ -42,7 +44,7 @@ export interface DemoSummary {
   server: string;
   database: string;
   steps: StepFigure[];
-  campaigns: { campaignId: number; name: string; byStatus: UntypedRow[]; queue: UntypedRow | null }[];
+  campaigns: { campaignId: number; name: string; byStatus: CampaignSummaryStatusesRow[]; queue: CampaignSummaryOverviewRow | null }[];
   offloaded: string[];
 }
 
@@ -78,14 +80,7 @@ async function writeMessagesFile(conn: Connection, companyId: number, count: num
   await fs.promises.writeFile(file, lines.join('\n') + '\n');
 }
 
-type Claimed = { batchId: number; messages: { message_id: number; method: string; address: string | null; opted_out_at: Date | null }[] };
 type Sent = { messageId: number; method: string };
-
-function readClaim(sets: UntypedRow[][]): Claimed | null {
-  const batch = sets[0]?.[0];
-  if (!batch) return null;
-  return { batchId: Number(batch.batch_id), messages: (sets[1] ?? []) as Claimed['messages'] };
-}
 
 async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -107,18 +102,18 @@ async function runDemoWorker(url: string, name: string, campaignIds: number[], f
       let claimedAny = false;
       for (const campaignId of campaignIds) {
         for (const runType of RUN_TYPES) {
-          const result = await withRetry(() => claimBatch(conn, { campaignId, runType, worker: name, maxRows: 200, leaseSeconds: 60 }));
-          const claim = readClaim(result.sets);
-          if (!claim) continue;
+          const claim = await withRetry(() => claimBatch(conn, { campaignId, runType, worker: name, maxRows: 200, leaseSeconds: 60 }));
+          const [batch] = claim.batch;
+          if (!batch) continue;
           claimedAny = true;
           const outcomes = claim.messages.map((m) => ({
-            message_id: Number(m.message_id),
+            message_id: Number(m.messageId),
             method: m.method,
-            status: m.opted_out_at ? 'opted_out' : !m.address || random() < failureRate ? 'failed' : 'sent',
-            provider_ref: `demo-${name}-${m.message_id}`,
+            status: m.optedOutAt ? 'opted_out' : !m.address || random() < failureRate ? 'failed' : 'sent',
+            provider_ref: `demo-${name}-${m.messageId}`,
           }));
           const payload = outcomes.map(({ message_id, status, provider_ref }) => ({ message_id, status, provider_ref }));
-          await withRetry(() => completeBatch(conn, { batchId: claim.batchId, outcomes: JSON.stringify(payload) }));
+          await withRetry(() => completeBatch(conn, { batchId: batch.batchId, outcomes: JSON.stringify(payload) }));
           const sent = sentIds.get(campaignId) ?? [];
           for (const o of outcomes) if (o.status === 'sent') sent.push({ messageId: o.message_id, method: o.method });
           sentIds.set(campaignId, sent);
@@ -203,7 +198,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
         const userId = data.userIds.get(data.companyIds[i % data.companyIds.length])!;
         for (let packet = 1; packet <= 4; packet++) {
           const result = await markPacketReady(conn, { userId, campaignId, packet });
-          marked += Number((result.sets[0]?.[0] as UntypedRow | undefined)?.marked ?? 0);
+          marked += result.marked[0]?.marked ?? 0;
         }
       }
       return { result: null, items: marked };
@@ -213,8 +208,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       let left = 0;
       for (const campaignId of campaignIds) {
         const summary = await campaignSummary(conn, { userId: data.adminUserId, campaignId });
-        const queue = summary.sets[1]?.[0] ?? {};
-        left += Number(queue.queued ?? 0) + Number(queue.scheduled ?? 0) + Number(queue.in_flight ?? 0) + Number(queue.lease_expired ?? 0);
+        const [queue] = summary.overview;
+        left += Number(queue?.queued ?? 0) + Number(queue?.scheduled ?? 0) + Number(queue?.inFlight ?? 0) + Number(queue?.leaseExpired ?? 0);
       }
       return left;
     };
@@ -262,15 +257,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     });
 
     await timed(steps, 'history move (finished messages)', 'messages', async () => {
-      const [routine] = await queryRows(conn, "SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_NAME = 'history_move'");
-      if (!routine) {
-        log('history move: the history_move routine is not in this checkout yet; skipped');
-        return { result: null, items: 0 };
-      }
+      // The demo's messages are minutes old: move every finished one (production keeps 30 days).
       let moved = 0;
       for (const campaignId of campaignIds) {
-        const [sets] = await conn.query('CALL history_move(?, 0, 5000)', [campaignId]) as unknown as [UntypedRow[][]];
-        moved += Number((sets[0]?.[0] as UntypedRow | undefined)?.messages_moved ?? 0);
+        moved += (await moveSetHistory(conn, campaignId, { olderThanDays: 0, chunk: 5000 })).messages;
       }
       return { result: null, items: moved };
     });
@@ -286,7 +276,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     const campaigns = [];
     for (const [i, campaignId] of campaignIds.entries()) {
       const summary = await campaignSummary(conn, { userId: data.adminUserId, campaignId });
-      campaigns.push({ campaignId, name: CAMPAIGNS[i], byStatus: summary.sets[0] ?? [], queue: summary.sets[1]?.[0] ?? null });
+      campaigns.push({ campaignId, name: CAMPAIGNS[i], byStatus: summary.statuses, queue: summary.overview[0] ?? null });
     }
     return { server: `${server.flavour} ${server.version}`, database: DEMO_DATABASE, steps, campaigns, offloaded };
   } finally {
