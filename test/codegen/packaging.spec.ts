@@ -30,14 +30,14 @@ function runAsync(args: string[], cwd: string): Promise<{ code: number; output: 
 const RESOLUTIONS = [['node16', 'node16'], ['commonjs', 'node10']] as const;
 
 const CONSUMER = `import type { Pool } from 'mysql2/promise';
-import { claimBatch, ClaimBatchResult, RoutineError, pipelineCheckCampaign } from 'reminderly-db/bindings';
+import { campaignSetCreate, claimBatch, ClaimBatchResult, RoutineError } from 'reminderly-db/bindings';
 
 export async function claim(pool: Pool): Promise<ClaimBatchResult | null> {
   const readOnly: false = claimBatch.readOnly;
   void readOnly;
-  const checked = await pipelineCheckCampaign(pool, { routine: 'claim_batch', campaignId: 42n });
-  const companyId: bigint | null = checked.out.companyId;
-  void companyId;
+  const created = await campaignSetCreate(pool, { campaignId: 42n });
+  const isNew: boolean | null = created.out.created;
+  void isNew;
   try {
     return await claimBatch(pool, { campaignId: 42n, runType: 'immediate', worker: 'w1', maxRows: 100, leaseSeconds: 300 });
   } catch (err) {
