@@ -77,6 +77,12 @@ BEGIN
   DECLARE v_status_source TEXT;
   DECLARE v_update_source TEXT;
   DECLARE v_interaction_source TEXT;
+  DECLARE v_index VARCHAR(64);
+  DECLARE v_hint VARCHAR(100);
+  DECLARE v_message_hint VARCHAR(100);
+  DECLARE v_status_hint VARCHAR(100);
+  DECLARE v_update_hint VARCHAR(100);
+  DECLARE v_interaction_hint VARCHAR(100);
   DECLARE v_message_columns TEXT;
   DECLARE v_status_columns TEXT;
   DECLARE v_update_columns TEXT;
@@ -128,11 +134,20 @@ BEGIN
       SET v_msg = LEFT(CONCAT('history_move: campaign ', p_campaign_id, ': ', v_history, ' has no column ', v_missing, ' of ', v_kind), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
     END IF;
+    -- Rows of the chunk are reached by an index on the message id, named as a hint: with the
+    -- statistics of a table filled since they were last computed (a new set, a bulk load), the
+    -- optimizer was seen to read a whole table once per message of the chunk instead.
+    SET v_index = NULL;
+    SELECT INDEX_NAME INTO v_index FROM information_schema.STATISTICS
+     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = v_hot AND SEQ_IN_INDEX = 1
+       AND COLUMN_NAME = IF(v_i = 1, 'id', 'message_id')
+     ORDER BY INDEX_NAME <> 'PRIMARY', INDEX_NAME LIMIT 1;
+    SET v_hint = IF(v_index IS NULL, '', CONCAT(' FORCE INDEX (`', v_index, '`)'));
     CASE v_i
-      WHEN 1 THEN SET v_message_columns = v_columns, v_message_source = v_source_columns;
-      WHEN 2 THEN SET v_status_columns = v_columns, v_status_source = v_source_columns;
-      WHEN 3 THEN SET v_update_columns = v_columns, v_update_source = v_source_columns;
-      ELSE SET v_interaction_columns = v_columns, v_interaction_source = v_source_columns;
+      WHEN 1 THEN SET v_message_columns = v_columns, v_message_source = v_source_columns, v_message_hint = v_hint;
+      WHEN 2 THEN SET v_status_columns = v_columns, v_status_source = v_source_columns, v_status_hint = v_hint;
+      WHEN 3 THEN SET v_update_columns = v_columns, v_update_source = v_source_columns, v_update_hint = v_hint;
+      ELSE SET v_interaction_columns = v_columns, v_interaction_source = v_source_columns, v_interaction_hint = v_hint;
     END CASE;
   END WHILE;
   SELECT COUNT(*) INTO v_has_queue FROM information_schema.TABLES
@@ -161,40 +176,40 @@ BEGIN
         @reminderly_hm_cutoff = NOW(3) - INTERVAL p_older_than_days DAY;
 
     SET @reminderly_sql = CONCAT(
-      'INSERT INTO reminderly_history_chunk (id) SELECT m.id FROM `', campaign_table_name(p_campaign_id, 'messages'), '` m ',
+      'INSERT INTO reminderly_history_chunk (id) SELECT m.id FROM `', campaign_table_name(p_campaign_id, 'messages'), '` m', v_message_hint, ' ',
       'WHERE m.id > ? AND ', v_eligible, ' ORDER BY m.id LIMIT ?');
     PREPARE reminderly_hm_pick FROM @reminderly_sql;
     SET @reminderly_sql = CONCAT(
       'SELECT COUNT(*) INTO @reminderly_hm_locked FROM (SELECT m.id FROM reminderly_history_chunk t ',
-      'STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'messages'), '` m ON m.id = t.id FOR UPDATE) AS d');
+      'STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'messages'), '` m', v_message_hint, ' ON m.id = t.id FOR UPDATE) AS d');
     PREPARE reminderly_hm_lock_messages FROM @reminderly_sql;
     SET @reminderly_sql = CONCAT(
       'SELECT COUNT(*) INTO @reminderly_hm_locked FROM (SELECT c.message_id FROM reminderly_history_chunk t ',
-      'STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'message_contact_status'), '` c ON c.message_id = t.id FOR UPDATE) AS d');
+      'STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'message_contact_status'), '` c', v_status_hint, ' ON c.message_id = t.id FOR UPDATE) AS d');
     PREPARE reminderly_hm_lock_statuses FROM @reminderly_sql;
     SET @reminderly_sql = CONCAT(
-      'DELETE FROM reminderly_history_chunk WHERE NOT EXISTS (SELECT 1 FROM `', campaign_table_name(p_campaign_id, 'messages'), '` m ',
+      'DELETE FROM reminderly_history_chunk WHERE NOT EXISTS (SELECT 1 FROM `', campaign_table_name(p_campaign_id, 'messages'), '` m', v_message_hint, ' ',
       'WHERE m.id = reminderly_history_chunk.id AND ', v_eligible, ')');
     PREPARE reminderly_hm_recheck FROM @reminderly_sql;
     SET @reminderly_sql = CONCAT(
       'INSERT INTO `', campaign_table_name(p_campaign_id, 'messages_history'), '` (', v_message_columns, ') ',
       'SELECT ', v_message_source, ' FROM reminderly_history_chunk t ',
-      'STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'messages'), '` x ON x.id = t.id');
+      'STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'messages'), '` x', v_message_hint, ' ON x.id = t.id');
     PREPARE reminderly_hm_copy_messages FROM @reminderly_sql;
     SET @reminderly_sql = CONCAT(
       'INSERT INTO `', campaign_table_name(p_campaign_id, 'message_contact_status_history'), '` (', v_status_columns, ') ',
       'SELECT ', v_status_source, ' FROM reminderly_history_chunk t ',
-      'STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'message_contact_status'), '` x ON x.message_id = t.id');
+      'STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'message_contact_status'), '` x', v_status_hint, ' ON x.message_id = t.id');
     PREPARE reminderly_hm_copy_statuses FROM @reminderly_sql;
     SET @reminderly_sql = CONCAT(
       'INSERT INTO `', campaign_table_name(p_campaign_id, 'status_updates_history'), '` (', v_update_columns, ') ',
       'SELECT ', v_update_source, ' FROM reminderly_history_chunk t ',
-      'STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'status_updates'), '` x ON x.message_id = t.id');
+      'STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'status_updates'), '` x', v_update_hint, ' ON x.message_id = t.id');
     PREPARE reminderly_hm_copy_updates FROM @reminderly_sql;
     SET @reminderly_sql = CONCAT(
       'INSERT INTO `', campaign_table_name(p_campaign_id, 'interactions_history'), '` (', v_interaction_columns, ') ',
       'SELECT ', v_interaction_source, ' FROM reminderly_history_chunk t ',
-      'STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'interactions'), '` x ON x.message_id = t.id');
+      'STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'interactions'), '` x', v_interaction_hint, ' ON x.message_id = t.id');
     PREPARE reminderly_hm_copy_interactions FROM @reminderly_sql;
     IF v_has_queue > 0 THEN
       -- The queue has no index on message_id (its key is the claim order): one scan of it per
@@ -203,17 +218,17 @@ BEGIN
         'JOIN reminderly_history_chunk t ON t.id = x.message_id');
       PREPARE reminderly_hm_delete_queue FROM @reminderly_sql;
     END IF;
-    SET @reminderly_sql = CONCAT('DELETE x FROM reminderly_history_chunk t STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'interactions'), '` x ',
-      'ON x.message_id = t.id');
+    SET @reminderly_sql = CONCAT('DELETE x FROM reminderly_history_chunk t STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'interactions'), '` x',
+      v_interaction_hint, ' ON x.message_id = t.id');
     PREPARE reminderly_hm_delete_interactions FROM @reminderly_sql;
-    SET @reminderly_sql = CONCAT('DELETE x FROM reminderly_history_chunk t STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'status_updates'), '` x ',
-      'ON x.message_id = t.id');
+    SET @reminderly_sql = CONCAT('DELETE x FROM reminderly_history_chunk t STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'status_updates'), '` x',
+      v_update_hint, ' ON x.message_id = t.id');
     PREPARE reminderly_hm_delete_updates FROM @reminderly_sql;
-    SET @reminderly_sql = CONCAT('DELETE x FROM reminderly_history_chunk t STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'message_contact_status'), '` x ',
-      'ON x.message_id = t.id');
+    SET @reminderly_sql = CONCAT('DELETE x FROM reminderly_history_chunk t STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'message_contact_status'), '` x',
+      v_status_hint, ' ON x.message_id = t.id');
     PREPARE reminderly_hm_delete_statuses FROM @reminderly_sql;
-    SET @reminderly_sql = CONCAT('DELETE x FROM reminderly_history_chunk t STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'messages'), '` x ',
-      'ON x.id = t.id');
+    SET @reminderly_sql = CONCAT('DELETE x FROM reminderly_history_chunk t STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'messages'), '` x',
+      v_message_hint, ' ON x.id = t.id');
     PREPARE reminderly_hm_delete_messages FROM @reminderly_sql;
 
     chunks: LOOP

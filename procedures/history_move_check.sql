@@ -67,10 +67,10 @@ BEGIN
   -- servers may start from the 11-row contact_statuses and read the status table by its status
   -- index: every message with that status, for every message looked at (seconds per chunk).
   SET p_eligible = CONCAT(
-    '(SELECT MIN(hs.is_final = 1 AND hc.updated_at < ?) FROM `', v_mcs, '` hc ',
+    '(SELECT MIN(hs.is_final = 1 AND hc.updated_at < ?) FROM `', v_mcs, '` hc FORCE INDEX (PRIMARY) ',
     'STRAIGHT_JOIN contact_statuses hs ON hs.id = hc.status_id WHERE hc.message_id = m.id) = 1');
   SET p_unfinished = CONCAT(
-    'COALESCE((SELECT MIN(hs.is_final) FROM `', v_mcs, '` hc ',
+    'COALESCE((SELECT MIN(hs.is_final) FROM `', v_mcs, '` hc FORCE INDEX (PRIMARY) ',
     'STRAIGHT_JOIN contact_statuses hs ON hs.id = hc.status_id WHERE hc.message_id = m.id), 0) = 0');
 END$$
 DELIMITER ;

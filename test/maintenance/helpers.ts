@@ -57,15 +57,29 @@ export interface TableCounts {
   history: number;
 }
 
-/** Rows per kind in the hot table and its history twin. */
-export async function counts(conn: Connection, campaignId: number): Promise<Record<string, TableCounts>> {
-  const out: Record<string, TableCounts> = {};
-  for (const kind of HOT_KINDS) {
-    const [{ hot }] = await queryRows<{ hot: number }>(conn, `SELECT COUNT(*) AS hot FROM \`${await tableName(conn, campaignId, kind)}\``);
-    const [{ history }] = await queryRows<{ history: number }>(conn, `SELECT COUNT(*) AS history FROM \`${await tableName(conn, campaignId, `${kind}_history`)}\``);
-    out[kind] = { hot: Number(hot), history: Number(history) };
+/** Runs the reads in one consistent snapshot: what they see is one instant, even while a move runs. */
+async function inSnapshot<T>(conn: Connection, fn: () => Promise<T>): Promise<T> {
+  await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+  try {
+    return await fn();
+  } finally {
+    await conn.query('COMMIT');
   }
-  return out;
+}
+
+/** Rows per kind in the hot table and its history twin, at one instant. */
+export async function counts(conn: Connection, campaignId: number): Promise<Record<string, TableCounts>> {
+  const names: Record<string, [string, string]> = {};
+  for (const kind of HOT_KINDS) names[kind] = [await tableName(conn, campaignId, kind), await tableName(conn, campaignId, `${kind}_history`)];
+  return inSnapshot(conn, async () => {
+    const out: Record<string, TableCounts> = {};
+    for (const kind of HOT_KINDS) {
+      const [{ hot }] = await queryRows<{ hot: number }>(conn, `SELECT COUNT(*) AS hot FROM \`${names[kind][0]}\``);
+      const [{ history }] = await queryRows<{ history: number }>(conn, `SELECT COUNT(*) AS history FROM \`${names[kind][1]}\``);
+      out[kind] = { hot: Number(hot), history: Number(history) };
+    }
+    return out;
+  });
 }
 
 export function totals(c: Record<string, TableCounts>): Record<string, number> {
@@ -77,9 +91,11 @@ export function totals(c: Record<string, TableCounts>): Record<string, number> {
  * whose message is in history (a chunk half moved). All zero when every row is in one place.
  */
 export async function misplaced(conn: Connection, campaignId: number): Promise<Record<string, number>> {
-  const t = async (kind: string) => `\`${await tableName(conn, campaignId, kind)}\``;
+  const names = new Map<string, string>();
+  for (const kind of HOT_KINDS) for (const k of [kind, `${kind}_history`]) names.set(k, await tableName(conn, campaignId, k));
+  const t = async (kind: string) => `\`${names.get(kind)}\``;
   const one = async (sql: string) => Number((await queryRows<{ n: number }>(conn, sql))[0].n);
-  return {
+  return inSnapshot(conn, async () => ({
     messagesInBoth: await one(`SELECT COUNT(*) AS n FROM ${await t('messages')} h JOIN ${await t('messages_history')} x ON x.id = h.id`),
     statusesInBoth: await one(`SELECT COUNT(*) AS n FROM ${await t('message_contact_status')} h JOIN ${await t('message_contact_status_history')} x
       ON x.message_id = h.message_id AND x.method_id = h.method_id`),
@@ -91,7 +107,7 @@ export async function misplaced(conn: Connection, campaignId: number): Promise<R
     historyChildrenOfHot: await one(`SELECT (SELECT COUNT(*) FROM ${await t('message_contact_status_history')} WHERE message_id IN (SELECT id FROM ${await t('messages')}))
       + (SELECT COUNT(*) FROM ${await t('status_updates_history')} WHERE message_id IN (SELECT id FROM ${await t('messages')}))
       + (SELECT COUNT(*) FROM ${await t('interactions_history')} WHERE message_id IN (SELECT id FROM ${await t('messages')})) AS n`),
-  };
+  }));
 }
 
 export const NOTHING_MISPLACED = {
