@@ -1,0 +1,67 @@
+import { expect } from 'chai';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { useThrowawayDatabase } from '../../tools/harness/database';
+import { Connection, queryRows } from '../../tools/sql/connection';
+import { rotatedLogTables } from '../../tools/maintenance/log-tables';
+import { runCli } from '../helpers/cli';
+import { counts, createCampaign, seedCompany, seedMessages } from './helpers';
+
+describe('maintenance run', () => {
+  const db = useThrowawayDatabase({ label: 'mrun', migrated: true });
+  let conn: Connection;
+  let out: string;
+  let campaign: number;
+  before(async () => {
+    conn = await db.connect();
+    const company = await seedCompany(conn, 20);
+    campaign = await createCampaign(conn, company.companyId, 'run');
+    out = fs.mkdtempSync(path.join(os.tmpdir(), 'reminderly-run-'));
+  });
+  after(async () => {
+    await conn?.end();
+    fs.rmSync(out, { recursive: true, force: true });
+  });
+
+  const logRows = async (n: number, daysAgo: number) => {
+    await conn.query(`INSERT INTO log_events (logged_at, level, source, message)
+      SELECT NOW(3) - INTERVAL ? DAY, 'info', 'test', CONCAT('event ', seq) FROM
+        (SELECT a.n * 10 + b.n AS seq FROM (SELECT 0 n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) a,
+                (SELECT 0 n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9) b) s
+      WHERE seq < ?`, [daysAgo, n]);
+  };
+
+  it('moves history, rotates and offloads in one run with one summary; a failing step makes it exit non-zero, the others still run', async () => {
+    await seedMessages(conn, campaign, { count: 120, contacts: (await queryRows<{ id: number }>(conn, 'SELECT id FROM contacts')).map((r) => Number(r.id)), status: 'delivered', daysAgo: 40 });
+    await logRows(60, 40);
+    const run = runCli(['maintenance', 'run', '--older-than', '30d', '--out', out, '--json', '--url', db.url]);
+    expect(run.code, run.stderr).to.equal(0);
+    const summary = JSON.parse(run.stdout);
+    expect(summary).to.include({ ok: true, olderThanDays: 30 });
+    expect(summary.failures).to.deep.equal([]);
+    expect(summary.history).to.include({ outcome: 'ok', messagesMoved: 120, setsFailed: 0 });
+    expect(summary.rotation.outcome).to.equal('ok');
+    expect(summary.rotation.results.find((r: { table: string }) => r.table === 'log_events')).to.include({ rows: 60 });
+    expect(summary.offload).to.include({ outcome: 'ok', tablesOffloaded: 1, rowsOffloaded: 60, tablesFailed: 0 });
+    expect((await counts(conn, campaign)).messages).to.deep.equal({ hot: 0, history: 120 });
+    expect(await rotatedLogTables(conn)).to.deep.equal([]);
+    expect(fs.readdirSync(out).filter((f) => f.endsWith('.sql.gz'))).to.have.length(1);
+
+    // Next night: the output folder is gone bad. History and rotation still happen; the exit says it failed.
+    await seedMessages(conn, campaign, { count: 10, contacts: (await queryRows<{ id: number }>(conn, 'SELECT id FROM contacts')).map((r) => Number(r.id)), status: 'bounced', daysAgo: 40 });
+    await logRows(5, 40);
+    const notAFolder = path.join(out, 'file');
+    fs.writeFileSync(notAFolder, 'x');
+    const failing = runCli(['maintenance', 'run', '--older-than', '30d', '--out', path.join(notAFolder, 'sub'), '--url', db.url]);
+    expect(failing.code).to.equal(2);
+    expect(failing.stdout).to.match(/^history: \d+ set\(s\) looked at, 10 messages moved$/m);
+    expect(failing.stdout).to.match(/^rotate-logs: 1 table\(s\) rotated \(log_events -> log_events__\d{8}_\d{8}, 5 rows\)$/m);
+    expect(failing.stdout).to.match(/^offload: 0 table\(s\), 0 rows offloaded, verified and dropped, 1 FAILED \(nothing of them dropped\)$/m);
+    expect(failing.stdout).to.match(/^maintenance run: FAILED \(1 problem\(s\)\); first: offload: log_events__\d{8}_\d{8}: preflight failed/m);
+    expect(failing.stderr).to.contain('reminderly-db: maintenance run: 1 problem(s)');
+    expect((await counts(conn, campaign)).messages).to.deep.equal({ hot: 0, history: 130 });
+    const [{ n }] = await queryRows<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM \`${(await rotatedLogTables(conn))[0].table}\``);
+    expect(Number(n), 'the rotated table is still there, whole').to.equal(5);
+  });
+});
