@@ -58,6 +58,7 @@ describe('maintenance run', () => {
     expect(failing.stdout).to.match(/^history: \d+ set\(s\) looked at, 10 messages moved$/m);
     expect(failing.stdout).to.match(/^rotate-logs: 1 table\(s\) rotated \(log_events -> log_events__\d{8}_\d{8}, 5 rows\)$/m);
     expect(failing.stdout).to.match(/^offload: 0 table\(s\), 0 rows offloaded, verified and dropped, 1 FAILED \(nothing of them dropped\)$/m);
+    expect(failing.stdout).to.match(/^  FAILED offload: log_events__\d{8}_\d{8}: preflight failed: /m);
     expect(failing.stdout).to.match(/^maintenance run: FAILED \(1 problem\(s\)\); first: offload: log_events__\d{8}_\d{8}: preflight failed/m);
     expect(failing.stderr).to.contain('reminderly-db: maintenance run: 1 problem(s)');
     expect((await counts(conn, campaign)).messages).to.deep.equal({ hot: 0, history: 130 });

@@ -115,6 +115,8 @@ export function describeRun(summary: RunSummary): string[] {
   lines.push(o.outcome === 'skipped' ? `offload: skipped (${o.error})`
     : o.error ? `offload: FAILED: ${o.error}`
       : `offload: ${o.tablesOffloaded} table(s), ${o.rowsOffloaded} rows offloaded, verified and dropped${o.tablesFailed ? `, ${o.tablesFailed} FAILED (nothing of them dropped)` : ''}`);
+  for (const failure of summary.failures.slice(0, 20)) lines.push(`  FAILED ${failure}`);
+  if (summary.failures.length > 20) lines.push(`  ... and ${summary.failures.length - 20} more (--json lists them all)`);
   lines.push(summary.ok ? `maintenance run: OK in ${summary.seconds.toFixed(1)} s`
     : `maintenance run: FAILED (${summary.failures.length} problem(s)); first: ${summary.failures[0]}`);
   return lines;
