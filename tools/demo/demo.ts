@@ -16,7 +16,7 @@ import { rotateLogTables } from '../maintenance/log-tables';
 import { offloadRotatedLogs } from '../maintenance/offload';
 import { migrateUp, assertMigrated } from '../migrate/migrator';
 import { loadMessages } from '../pipeline/loader';
-import { isRetryable } from '../pipeline/routines';
+import { withDeadlockRetry } from '../pipeline/routines';
 import { connect, Connection, queryRows, withConnection, withDatabase } from '../sql/connection';
 import { detectServer } from '../sql/flavour';
 
@@ -82,16 +82,6 @@ async function writeMessagesFile(conn: Connection, companyId: number, count: num
 
 type Sent = { messageId: number; method: string };
 
-async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!isRetryable(err) || attempt >= 20) throw err;
-    }
-  }
-}
-
 /** A worker: claims from every campaign and lane in turn, "sends", completes, until nothing is left. */
 async function runDemoWorker(url: string, name: string, campaignIds: number[], failureRate: number, random: () => number,
   remaining: () => Promise<number>, sentIds: Map<number, Sent[]>): Promise<number> {
@@ -102,7 +92,7 @@ async function runDemoWorker(url: string, name: string, campaignIds: number[], f
       let claimedAny = false;
       for (const campaignId of campaignIds) {
         for (const runType of RUN_TYPES) {
-          const claim = await withRetry(() => claimBatch(conn, { campaignId, runType, worker: name, maxRows: 200, leaseSeconds: 60 }));
+          const claim = await withDeadlockRetry(() => claimBatch(conn, { campaignId, runType, worker: name, maxRows: 200, leaseSeconds: 60 }));
           const [batch] = claim.batch;
           if (!batch) continue;
           claimedAny = true;
@@ -113,7 +103,7 @@ async function runDemoWorker(url: string, name: string, campaignIds: number[], f
             provider_ref: `demo-${name}-${m.messageId}`,
           }));
           const payload = outcomes.map(({ message_id, status, provider_ref }) => ({ message_id, status, provider_ref }));
-          await withRetry(() => completeBatch(conn, { batchId: batch.batchId, outcomes: JSON.stringify(payload) }));
+          await withDeadlockRetry(() => completeBatch(conn, { batchId: batch.batchId, outcomes: JSON.stringify(payload) }));
           const sent = sentIds.get(campaignId) ?? [];
           for (const o of outcomes) if (o.status === 'sent') sent.push({ messageId: o.message_id, method: o.method });
           sentIds.set(campaignId, sent);
@@ -241,7 +231,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
           while (next < callbacks.length) {
             const cb = callbacks[next++];
             try {
-              await withRetry(() => addStatusUpdate(c, { campaignId: cb.campaignId, messageId: cb.messageId, method: cb.method, status: cb.status, providerRef: `callback-${cb.messageId}`, detail: null }));
+              await withDeadlockRetry(() => addStatusUpdate(c, { campaignId: cb.campaignId, messageId: cb.messageId, method: cb.method, status: cb.status, providerRef: `callback-${cb.messageId}`, detail: null }));
               done++;
             } catch (err) {
               if (!(err instanceof RoutineError)) throw err;
