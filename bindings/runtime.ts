@@ -596,3 +596,6 @@ export async function callFunction(db: Db, spec: FunctionSpec, args: object): Pr
   const [set] = sets;
   return decodeValue(set.rows[0][0], spec.returns, set.fields[0].encoding, spec.name, 'return value');
 }
+
+// Replica status for read routing and health checks (hand-written, bindings/replica-status.ts).
+export * from './replica-status';
