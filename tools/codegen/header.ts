@@ -11,6 +11,8 @@
 //                                                                    marks text as JSON: MariaDB
 //                                                                    reports a function's JSON as LONGTEXT)
 //   -- @internal                                                     (no binding)
+//   -- @grant application, reporting                                 (database roles that may
+//                                                                    EXECUTE it; none: owner only)
 //
 // A tag continues on the next comment lines indented past its "@". Example values are SQL
 // expressions: 'text', 12, NULL, NOW(), (1 + 2); a parameter missing from an example is NULL.
@@ -58,13 +60,19 @@ export interface RoutineHeader {
   /** JSON parameter/column name (or "return") -> TypeScript type. */
   json: Map<string, string>;
   internal: boolean;
+  /** Database roles granted EXECUTE on the routine (`reminderly-db users`); empty: the owner only. */
+  grants: GrantRole[];
 }
 
+/** The roles a routine header may grant EXECUTE to; the migrator role owns every routine. */
+export const GRANT_ROLES = ['application', 'reporting'] as const;
+export type GrantRole = (typeof GRANT_ROLES)[number];
+
 export const EMPTY_HEADER: RoutineHeader = {
-  file: null, description: [], setup: [], examples: [], returns: null, json: new Map(), internal: false,
+  file: null, description: [], setup: [], examples: [], returns: null, json: new Map(), internal: false, grants: [],
 };
 
-const KNOWN_TAGS = new Set(['example', 'setup', 'returns', 'json', 'internal']);
+const KNOWN_TAGS = new Set(['example', 'setup', 'returns', 'json', 'internal', 'grant']);
 
 /** Splits text at `separator` outside quotes and parentheses. */
 export function splitTopLevel(text: string, separator: RegExp): string[] {
@@ -186,7 +194,7 @@ export function parseHeader(sql: string, file: string | null): RoutineHeader {
     description.push(p.text);
   }
 
-  const header: RoutineHeader = { file, description, setup: [], examples: [], returns: null, json: new Map(), internal: false };
+  const header: RoutineHeader = { file, description, setup: [], examples: [], returns: null, json: new Map(), internal: false, grants: [] };
   for (const t of tags) {
     const at = where(t.line);
     switch (t.tag) {
@@ -219,6 +227,15 @@ export function parseHeader(sql: string, file: string | null): RoutineHeader {
       case 'internal':
         header.internal = true;
         break;
+      case 'grant':
+        for (const role of t.text.split(/[\s,]+/).filter((r) => r !== '')) {
+          if (!(GRANT_ROLES as readonly string[]).includes(role)) {
+            throw new UserError(`${at}: @grant: unknown role "${role}" (known: ${GRANT_ROLES.join(', ')})`);
+          }
+          if (!header.grants.includes(role as GrantRole)) header.grants.push(role as GrantRole);
+        }
+        if (!header.grants.length) throw new UserError(`${at}: @grant needs a role (${GRANT_ROLES.join(', ')})`);
+        break;
     }
   }
   if (header.returns && header.returns.length) {
@@ -233,7 +250,7 @@ export function parseHeader(sql: string, file: string | null): RoutineHeader {
 /** The header of a routine from <routinesDir>/<name>.sql, or an empty header when there is no such file. */
 export function readHeader(routinesDir: string, projectDir: string, routine: string): RoutineHeader {
   const file = path.join(routinesDir, `${routine}.sql`);
-  if (!fs.existsSync(file)) return { ...EMPTY_HEADER, json: new Map() };
+  if (!fs.existsSync(file)) return { ...EMPTY_HEADER, json: new Map(), grants: [] };
   const rel = path.relative(projectDir, file);
   const shown = rel.startsWith('..') ? file : rel.split(path.sep).join('/');
   return parseHeader(fs.readFileSync(file, 'utf8'), shown);
