@@ -19,7 +19,9 @@ export interface Target {
   /** The environment's name, or "url" when --url was given. */
   env: string;
   url: string;
-  /** The raw environment settings (thresholds, replicas, ...), empty for --url. */
+  /** Read replicas of this environment's primary (settings "replicas"), [] for --url. */
+  replicas: string[];
+  /** The raw environment settings (thresholds, ...), empty for --url. */
   settings: Record<string, unknown>;
 }
 
@@ -44,7 +46,7 @@ function urlFromSettings(env: string, settings: Record<string, unknown>, file: s
 export function resolveTarget(options: TargetOptions): Target {
   if (options.url) {
     parseUrl(options.url);
-    return { env: 'url', url: options.url, settings: {} };
+    return { env: 'url', url: options.url, replicas: [], settings: {} };
   }
   const file = options.configFile ?? path.join(projectRoot(), CONFIG_FILE);
   if (!fs.existsSync(file)) throw new UserError(`no --url given and no ${file} to read environments from`);
@@ -57,5 +59,22 @@ export function resolveTarget(options: TargetOptions): Target {
   const { env, settings } = loaded.getCurrent();
   const url = urlFromSettings(env, settings, path.basename(file));
   parseUrl(url);
-  return { env, url, settings };
+  return { env, url, replicas: replicaUrls(env, settings, path.basename(file)), settings };
+}
+
+/**
+ * An environment's "replicas": a list of URLs, each a string or {"ENV": "VARIABLE"} (resolved by
+ * db-migrate's loader; an unset variable leaves the entry empty, which is refused).
+ */
+function replicaUrls(env: string, settings: Record<string, unknown>, file: string): string[] {
+  const list = settings.replicas;
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) throw new UserError(`environment "${env}" in ${file}: "replicas" must be a list of URLs`);
+  return list.map((entry, i) => {
+    if (typeof entry !== 'string' || entry === '') {
+      throw new UserError(`environment "${env}" in ${file}: replicas[${i}] is empty (a URL, or {"ENV": "VARIABLE"} whose variable is set)`);
+    }
+    parseUrl(entry);
+    return entry;
+  });
 }
