@@ -5,7 +5,8 @@
 //     [--run-type immediate,scheduled,retry] [--batch 100] [--lease 60] [--failure-rate 0.05] [--workers 4]
 //
 // Each worker has its own connection. Deadlocks are retried inside the worker loop
-// (tools/pipeline/worker.ts), so they never reach this script.
+// (tools/pipeline/worker.ts), so they never reach this script. The worker calls claim_batch and
+// complete_batch through the generated bindings (bindings/claim-batch.ts, complete-batch.ts).
 import { parseArgs } from 'util';
 import { connect } from '../tools/sql/connection';
 import { runWorker, simulatedSender, WorkerStats } from '../tools/pipeline/worker';

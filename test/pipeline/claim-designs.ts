@@ -12,7 +12,7 @@
 // REPEATABLE READ designs cannot fill the lock heap of a shared server (with 16 workers they do).
 import { createThrowawayDatabase, testServerUrl } from '../../tools/harness/database';
 import { Connection, queryRows } from '../../tools/sql/connection';
-import { isRetryable } from '../../tools/pipeline/routines';
+import { isRetryable } from '../../tools/pipeline/retry';
 import { sampleLocks, threadIds } from './helpers';
 
 type Design = 'idx-rr' | 'idx-rc' | 'q-rr' | 'q-rc';

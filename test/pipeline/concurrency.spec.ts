@@ -5,7 +5,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { Connection, queryRows } from '../../tools/sql/connection';
-import { completeBatch } from '../../tools/pipeline/routines';
+import { completeBatch } from '../helpers/routine-calls';
 import { loadMessages } from '../../tools/pipeline/loader';
 import { runWorker, simulatedSender, WorkerStats } from '../../tools/pipeline/worker';
 import { createCampaign, expectSignal, insertMessages, sampleLocks, seedCompany, tableName, threadIds, usePipelineDatabase, Company } from './helpers';

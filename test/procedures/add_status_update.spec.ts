@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Connection, queryRows } from '../../tools/sql/connection';
-import { claimBatch, completeBatch } from '../../tools/pipeline/routines';
+import { claimBatch, completeBatch } from '../helpers/routine-calls';
 import { checksums, createCampaign, expectSignal, insertMessages, seedCompany, tableName, usePipelineDatabase, Company } from '../pipeline/helpers';
 
 describe('add_status_update', () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Connection } from '../../tools/sql/connection';
-import { claimBatch, completeBatch } from '../../tools/pipeline/routines';
+import { claimBatch, completeBatch } from '../helpers/routine-calls';
 import { createCampaign, expectSignal, insertMessages, seedCompany, sleep, usePipelineDatabase, Company } from '../pipeline/helpers';
 
 type Row = Record<string, unknown>;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Connection, queryRows } from '../../tools/sql/connection';
-import { Claim, claimBatch, completeBatch } from '../../tools/pipeline/routines';
+import { Claim, claimBatch, completeBatch } from '../helpers/routine-calls';
 import {
   checksums, createCampaign, expectSignal, insertMessages, seedCompany, sleep, tableName, usePipelineDatabase, Company,
 } from '../pipeline/helpers';

@@ -15,7 +15,7 @@
 import { Connection, queryRows, quoteIdentifier } from '../sql/connection';
 import { campaignTableName } from '../campaigns/sets';
 import { runWorker, simulatedSender } from '../pipeline/worker';
-import { RetryStats, withDeadlockRetry } from '../pipeline/routines';
+import { RetryStats, withDeadlockRetry } from '../pipeline/retry';
 import { startProgress } from '../progress';
 import { BenchContext, countRows, elapsed, fmtInt, freshCampaign, MESSAGE_COLUMNS, messageAt, now, openConnection } from './context';
 import { ClaimResult, ClaimSection, rate } from './types';

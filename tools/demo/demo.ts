@@ -16,7 +16,7 @@ import { rotateLogTables } from '../maintenance/log-tables';
 import { offloadRotatedLogs } from '../maintenance/offload';
 import { migrateUp, assertMigrated } from '../migrate/migrator';
 import { loadMessages } from '../pipeline/loader';
-import { withDeadlockRetry } from '../pipeline/routines';
+import { withDeadlockRetry } from '../pipeline/retry';
 import { connect, Connection, queryRows, withConnection, withDatabase } from '../sql/connection';
 import { detectServer } from '../sql/flavour';
 

@@ -1,9 +1,24 @@
 // A pipeline worker: claims a batch for its run type, "sends" each message through a sender,
 // completes the batch with the outcomes, and loops. Deadlocks and lock wait timeouts are retried
 // here (the routines roll their transaction back whole, and a repeated completion is answered
-// "already completed"), so none reaches the caller. Used by examples/worker.ts and the tests.
-import { Connection } from '../sql/connection';
-import { claimBatch, ClaimedMessage, completeBatch, Outcome, RetryStats, RunType, withDeadlockRetry } from './routines';
+// "already completed"), so none reaches the caller. Used by examples/worker.ts, the bench and the
+// tests. It calls the routines through the generated bindings, as application code does.
+import { claimBatch, ClaimBatchMessagesRow, completeBatch, Db } from '../../bindings';
+import { RetryStats, withDeadlockRetry } from './retry';
+
+export type RunType = 'immediate' | 'scheduled' | 'retry';
+
+/** A claimed message, as claim_batch's binding returns it. */
+export type ClaimedMessage = ClaimBatchMessagesRow;
+
+/** One message's outcome as complete_batch reads it (JSON field names in snake_case). */
+export interface Outcome {
+  message_id: number;
+  /** A contact status code: sent, failed, opted_out, ... or "released" to hand the message back untried. */
+  status: string;
+  provider_ref?: string | null;
+  detail?: string | null;
+}
 
 export type Sender = (message: ClaimedMessage) => Promise<Outcome['status']> | Outcome['status'];
 
@@ -41,25 +56,29 @@ export function simulatedSender(failureRate = 0, random: () => number = Math.ran
   };
 }
 
-export async function runWorker(conn: Connection, options: WorkerOptions): Promise<WorkerStats> {
+// Ids are BIGINT UNSIGNED, read as bigint by the bindings; the worker's callbacks and the outcome
+// JSON take numbers, exact up to 2^53 (Number.MAX_SAFE_INTEGER), far beyond any id sequence here.
+export async function runWorker(db: Db, options: WorkerOptions): Promise<WorkerStats> {
   const stats: WorkerStats = { worker: options.worker, batches: 0, messages: 0, byStatus: {}, retries: 0 };
   const retry: RetryStats = { retries: 0 };
   for (;;) {
-    const claim = await withDeadlockRetry(() => claimBatch(conn, {
+    const claim = await withDeadlockRetry(() => claimBatch(db, {
       campaignId: options.campaignId, runType: options.runType, worker: options.worker,
       maxRows: options.batchSize ?? 100, leaseSeconds: options.leaseSeconds ?? 60,
     }), retry);
-    if (!claim.batch) {
+    const batch = claim.batch[0];
+    if (!batch) {
       if (!options.shouldStop || await options.shouldStop()) break;
       await new Promise((r) => setTimeout(r, options.idleMs ?? 50));
       continue;
     }
-    const ids = claim.messages.map((m) => m.messageId);
-    await options.afterClaim?.(claim.batch.batchId, ids);
+    const batchId = Number(batch.batchId);
+    const ids = claim.messages.map((m) => Number(m.messageId));
+    await options.afterClaim?.(batchId, ids);
     const outcomes: Outcome[] = [];
-    for (const m of claim.messages) outcomes.push({ message_id: m.messageId, status: await options.send(m) });
-    await withDeadlockRetry(() => completeBatch(conn, claim.batch!.batchId, outcomes), retry);
-    options.onBatch?.(claim.batch.batchId, ids);
+    for (const m of claim.messages) outcomes.push({ message_id: Number(m.messageId), status: await options.send(m) });
+    await withDeadlockRetry(() => completeBatch(db, { batchId: batch.batchId, outcomes: JSON.stringify(outcomes) }), retry);
+    options.onBatch?.(batchId, ids);
     stats.batches++;
     stats.messages += outcomes.length;
     for (const o of outcomes) stats.byStatus[o.status] = (stats.byStatus[o.status] ?? 0) + 1;

@@ -1,34 +1,10 @@
-// Typed calls of the pipeline's stored routines, and the deadlock retry every caller needs.
-// The routines do the work; this module only shapes their result sets and retries what the
-// server asks to retry (a deadlock victim or a lock wait timeout is rolled back whole by the
-// routine, so calling again is safe).
-import { Connection } from '../sql/connection';
+// Raw CALLs of claim_batch and complete_batch shaped into plain objects, for the procedure specs:
+// they test the SQL routines on their own, independent of the generated bindings (which
+// test/codegen checks against raw CALLs too). Application code uses bindings/ instead.
+import { Connection } from '../../tools/sql/connection';
+import { Outcome, RunType } from '../../tools/pipeline/worker';
 
-/** ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT: the statement's transaction was rolled back; try again. */
-const RETRYABLE_ERRNOS = new Set([1213, 1205]);
-
-export function isRetryable(err: unknown): boolean {
-  return RETRYABLE_ERRNOS.has((err as { errno?: number })?.errno ?? 0);
-}
-
-export interface RetryStats {
-  retries: number;
-}
-
-/** Runs fn again while the server reports a deadlock or lock wait timeout, with a short jittered backoff. */
-export async function withDeadlockRetry<T>(fn: () => Promise<T>, stats?: RetryStats, attempts = 20): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!isRetryable(err) || attempt >= attempts) throw err;
-      if (stats) stats.retries++;
-      await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
-    }
-  }
-}
-
-export type RunType = 'immediate' | 'scheduled' | 'retry';
+export { Outcome, RunType };
 
 export interface ClaimRequest {
   campaignId: number;
@@ -96,15 +72,6 @@ export async function claimBatch(conn: Connection, req: ClaimRequest): Promise<C
       body: m.body === null || m.body === undefined ? null : String(m.body),
     })),
   };
-}
-
-/** One message's outcome as complete_batch reads it (JSON field names in snake_case). */
-export interface Outcome {
-  message_id: number;
-  /** A contact status code: sent, failed, opted_out, ... or "released" to hand the message back untried. */
-  status: string;
-  provider_ref?: string | null;
-  detail?: string | null;
 }
 
 export interface Completion {
