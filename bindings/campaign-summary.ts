@@ -19,16 +19,16 @@ export interface CampaignSummaryStatusesRow {
 /** A row of the result set `overview` of campaign_summary. */
 export interface CampaignSummaryOverviewRow {
   campaignId: bigint;
-  messages: bigint | null;
-  pending: bigint | null;
-  queued: string;
-  scheduled: string;
-  inFlight: string;
-  leaseExpired: string;
+  messages: bigint;
+  pending: bigint;
+  queued: bigint;
+  scheduled: bigint;
+  inFlight: bigint;
+  leaseExpired: bigint;
   oldestReadyAt: Date | null;
-  batchesOpen: bigint | null;
-  batchesExpired: bigint | null;
-  batchesCompleted: bigint | null;
+  batchesOpen: bigint;
+  batchesExpired: bigint;
+  batchesCompleted: bigint;
 }
 
 /** A row of the result set `lanes` of campaign_summary. */
@@ -50,7 +50,7 @@ const spec: ProcedureSpec = {
     { name: 'p_user_id', prop: 'userId', mode: 'IN', kind: 'bigint' },
     { name: 'p_campaign_id', prop: 'campaignId', mode: 'IN', kind: 'bigint' },
   ],
-  results: 'inferred',
+  results: 'declared',
   sets: [
     {
       prop: 'statuses',
@@ -68,10 +68,10 @@ const spec: ProcedureSpec = {
         ['campaign_id', 'campaignId', 'bigint'],
         ['messages', 'messages', 'bigint'],
         ['pending', 'pending', 'bigint'],
-        ['queued', 'queued', 'decimal'],
-        ['scheduled', 'scheduled', 'decimal'],
-        ['in_flight', 'inFlight', 'decimal'],
-        ['lease_expired', 'leaseExpired', 'decimal'],
+        ['queued', 'queued', 'bigint'],
+        ['scheduled', 'scheduled', 'bigint'],
+        ['in_flight', 'inFlight', 'bigint'],
+        ['lease_expired', 'leaseExpired', 'bigint'],
         ['oldest_ready_at', 'oldestReadyAt', 'datetime'],
         ['batches_open', 'batchesOpen', 'bigint'],
         ['batches_expired', 'batchesExpired', 'bigint'],

@@ -13,9 +13,15 @@
 -- @setup CALL claim_batch(1, 'immediate', 'example', 10, 60)
 -- @setup CALL complete_batch(1, '[{"message_id": 1, "status": "sent"}]')
 -- @example user_id=1 campaign_id=1
--- @returns statuses
--- @returns overview
--- @returns lanes
+-- @returns statuses: status VARCHAR(32), method VARCHAR(32), messages BIGINT
+-- @returns overview: campaign_id BIGINT UNSIGNED, messages BIGINT, pending BIGINT, queued BIGINT,
+--            scheduled BIGINT, in_flight BIGINT, lease_expired BIGINT, oldest_ready_at DATETIME(3) NULL,
+--            batches_open BIGINT, batches_expired BIGINT, batches_completed BIGINT
+-- @returns lanes: run_type VARCHAR(32), queued BIGINT, oldest_ready_at DATETIME(3) NULL
+--
+-- The shapes are declared because the servers' metadata disagree on computed columns (MySQL calls
+-- a bound parameter and a scalar COUNT subquery nullable, MariaDB does not); codegen checks the
+-- declaration against real calls on both.
 --
 -- Purpose:    counts by current status and method, the state of the ready queue (oldest
 --             claimable message: how far behind the workers are) and of the batches.
@@ -57,13 +63,13 @@ BEGIN
   DEALLOCATE PREPARE reminderly_summary_status;
 
   SET @reminderly_sql = CONCAT(
-    'SELECT ? AS campaign_id, ',
+    'SELECT CAST(? AS UNSIGNED) AS campaign_id, ',
     '(SELECT COUNT(*) FROM `', v_messages, '`) AS messages, ',
     '(SELECT COUNT(*) FROM `', v_messages, '` WHERE ready_at IS NULL) AS pending, ',
-    'COALESCE(SUM(q.batch_id IS NULL AND q.visible_at <= ?), 0) AS queued, ',
-    'COALESCE(SUM(q.batch_id IS NULL AND q.visible_at > ?), 0) AS scheduled, ',
-    'COALESCE(SUM(q.batch_id IS NOT NULL AND q.visible_at > ?), 0) AS in_flight, ',
-    'COALESCE(SUM(q.batch_id IS NOT NULL AND q.visible_at <= ?), 0) AS lease_expired, ',
+    'CAST(COALESCE(SUM(q.batch_id IS NULL AND q.visible_at <= ?), 0) AS UNSIGNED) AS queued, ',
+    'CAST(COALESCE(SUM(q.batch_id IS NULL AND q.visible_at > ?), 0) AS UNSIGNED) AS scheduled, ',
+    'CAST(COALESCE(SUM(q.batch_id IS NOT NULL AND q.visible_at > ?), 0) AS UNSIGNED) AS in_flight, ',
+    'CAST(COALESCE(SUM(q.batch_id IS NOT NULL AND q.visible_at <= ?), 0) AS UNSIGNED) AS lease_expired, ',
     'MIN(IF(q.visible_at <= ?, q.visible_at, NULL)) AS oldest_ready_at, ',
     '(SELECT COUNT(*) FROM batches b WHERE b.campaign_id = ? AND b.completed_at IS NULL AND b.lease_until >= ?) AS batches_open, ',
     '(SELECT COUNT(*) FROM batches b WHERE b.campaign_id = ? AND b.completed_at IS NULL AND b.lease_until < ?) AS batches_expired, ',
