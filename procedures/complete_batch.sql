@@ -142,15 +142,18 @@ BEGIN
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
       END IF;
       -- Which outcome messages does the batch still hold? Exact primary-key positions, locked.
+      -- A plain join led by the outcomes (ids are distinct, checked above): as a semi-join MySQL
+      -- chose between two plans from run to run; STRAIGHT_JOIN keeps one eq_ref per outcome. The
+      -- JSON_TABLE sits in a derived table because MySQL refuses FOR UPDATE on a table function.
       SET @reminderly_outcomes = p_outcomes, @reminderly_run_type = v_run_type_id, @reminderly_lease = v_lease_until,
           @reminderly_batch = p_batch_id, @reminderly_held = 0, @reminderly_missing = NULL;
       SET @reminderly_sql = CONCAT(
-        'SELECT COUNT(*) INTO @reminderly_held FROM (SELECT q.message_id FROM `', v_queue, '` AS q ',
-        'WHERE q.run_type_id = ? AND q.visible_at = ? AND q.batch_id = ? AND q.message_id IN ',
-        '(SELECT j.message_id FROM JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'')) AS j) ',
-        'FOR UPDATE) AS d');
+        'SELECT COUNT(*) INTO @reminderly_held FROM (SELECT q.message_id ',
+        'FROM (SELECT o.message_id FROM JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'')) AS o) AS j ',
+        'STRAIGHT_JOIN `', v_queue, '` AS q ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
+        'WHERE q.batch_id = ? FOR UPDATE) AS d');
       PREPARE reminderly_complete_held FROM @reminderly_sql;
-      EXECUTE reminderly_complete_held USING @reminderly_run_type, @reminderly_lease, @reminderly_batch, @reminderly_outcomes;
+      EXECUTE reminderly_complete_held USING @reminderly_outcomes, @reminderly_run_type, @reminderly_lease, @reminderly_batch;
       DEALLOCATE PREPARE reminderly_complete_held;
       IF @reminderly_held <> v_n THEN
         SET @reminderly_sql = CONCAT(

@@ -46,12 +46,12 @@ BEGIN
 
   IF @reminderly_hm_eligible > 0 THEN
     SET @reminderly_sql = CONCAT(
-      'SELECT (SELECT COUNT(*) FROM `', campaign_table_name(p_campaign_id, 'message_contact_status'), '` x ',
-      '         WHERE x.message_id IN (SELECT m.id FROM `', v_messages, '` m WHERE ', v_eligible, ')), ',
-      '       (SELECT COUNT(*) FROM `', campaign_table_name(p_campaign_id, 'status_updates'), '` x ',
-      '         WHERE x.message_id IN (SELECT m.id FROM `', v_messages, '` m WHERE ', v_eligible, ')), ',
-      '       (SELECT COUNT(*) FROM `', campaign_table_name(p_campaign_id, 'interactions'), '` x ',
-      '         WHERE x.message_id IN (SELECT m.id FROM `', v_messages, '` m WHERE ', v_eligible, ')) ',
+      'SELECT (SELECT COUNT(*) FROM `', v_messages, '` m STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'message_contact_status'), '` s ',
+      '         ON s.message_id = m.id WHERE ', v_eligible, '), ',
+      '       (SELECT COUNT(*) FROM `', v_messages, '` m STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'status_updates'), '` u ',
+      '         ON u.message_id = m.id WHERE ', v_eligible, '), ',
+      '       (SELECT COUNT(*) FROM `', v_messages, '` m STRAIGHT_JOIN `', campaign_table_name(p_campaign_id, 'interactions'), '` i ',
+      '         ON i.message_id = m.id WHERE ', v_eligible, ') ',
       'INTO @reminderly_hm_statuses, @reminderly_hm_updates, @reminderly_hm_interactions');
     PREPARE reminderly_hm_preview FROM @reminderly_sql;
     EXECUTE reminderly_hm_preview USING @reminderly_hm_cutoff, @reminderly_hm_cutoff, @reminderly_hm_cutoff;

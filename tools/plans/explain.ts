@@ -2,6 +2,7 @@
 // tables the statement names (EXPLAIN speaks of aliases; the rules need the tables and their size).
 import { Connection, queryRows } from '../sql/connection';
 import { ServerInfo } from '../sql/flavour';
+import { splitSql } from '../sql/splitter';
 import { normaliseMariadb, normaliseMysql, RawPlanRow, TableKind } from './normalise';
 import { normaliseCampaignName, TableReference, tableReferences } from './sqltext';
 
@@ -55,4 +56,33 @@ export function resolveRows(raw: RawPlanRow[], sql: string, refs: TableReference
 
 export async function explainStatement(conn: Connection, server: ServerInfo, sql: string): Promise<PlanRow[]> {
   return resolveRows(normaliseFor(server, await explainJson(conn, sql)), sql);
+}
+
+/**
+ * The CREATE TEMPORARY TABLE statements written in routine bodies (static SQL only). A routine's
+ * temporary table lives in the routine's session and is gone when EXPLAIN runs on its own
+ * connection, so the plan check creates each one, empty, in the EXPLAIN session first.
+ */
+export function temporaryTableStatements(body: string): string[] {
+  const out: string[] = [];
+  for (const fragment of splitSql(body)) {
+    const m = /\bCREATE\s+TEMPORARY\s+TABLE\b[\s\S]*$/i.exec(fragment.text);
+    if (m) out.push(m[0].trim());
+  }
+  return out;
+}
+
+/** Creates, empty, every temporary table the database's routines create (see temporaryTableStatements). */
+export async function createRoutineTemporaryTables(conn: Connection, database: string): Promise<string[]> {
+  const routines = await queryRows<{ body: string | null }>(conn,
+    'SELECT ROUTINE_DEFINITION AS body FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_NAME', [database]);
+  const created: string[] = [];
+  for (const { body } of routines) {
+    for (const statement of temporaryTableStatements(body ?? '')) {
+      const ensured = statement.replace(/^CREATE\s+TEMPORARY\s+TABLE\s+(?!IF\s+NOT\s+EXISTS)/i, 'CREATE TEMPORARY TABLE IF NOT EXISTS ');
+      await conn.query(ensured);
+      created.push(ensured);
+    }
+  }
+  return created;
 }
