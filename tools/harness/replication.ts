@@ -13,7 +13,7 @@ const PRIMARY_SERVER_ID = 1;
 const REPLICA_SERVER_ID = 2;
 const REPLICATION_USER = 'rdb_replication';
 const DEFAULT_WAIT_SECONDS = 60;
-const CONNECT_GRACE_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 30_000;
 
 export interface ReplicationPair {
   primary: PrivateServer;
@@ -29,6 +29,8 @@ export interface ReplicationOptions {
   binary?: string;
   /** Extra options for both servers. */
   args?: string[];
+  /** Extra options for the replica only, after `args`. */
+  replicaArgs?: string[];
 }
 
 async function run(server: PrivateServer, ...statements: string[]): Promise<void> {
@@ -45,7 +47,7 @@ export async function startReplication(options: ReplicationOptions = {}): Promis
   const started: PrivateServer[] = [];
   const stopAll = async () => { await Promise.allSettled(started.map((s) => s.stop())); };
   const start = async (role: 'primary' | 'replica', serverId: number) => {
-    const server = await startPrivateServer({ binary: options.binary, label: role, args: [...sql.serverArgs(role, serverId), ...(options.args ?? [])] });
+    const server = await startPrivateServer({ binary: options.binary, label: role, args: [...sql.serverArgs(role, serverId), ...(options.args ?? []), ...(role === 'replica' ? options.replicaArgs ?? [] : [])] });
     started.push(server);
     return server;
   };
@@ -62,6 +64,7 @@ export async function startReplication(options: ReplicationOptions = {}): Promis
       `GRANT REPLICATION SLAVE ON *.* TO '${REPLICATION_USER}'@'127.0.0.1'`);
     await run(replica, sql.changeSource({ host: '127.0.0.1', port: primary.port, user: REPLICATION_USER, password }), sql.start);
     const pair: ReplicationPair = { primary, replica, sql, stop: stopAll };
+    await waitUntilReplicating(pair);
     await waitForReplica(pair);
     return pair;
   } catch (err) {
@@ -73,17 +76,12 @@ export async function startReplication(options: ReplicationOptions = {}): Promis
 /**
  * Waits until the replica has applied everything the primary has written so far (GTID positions).
  * Fails at once when the replica's threads do not run (it would never catch up), with its last error.
+ * startReplication, startReplica and setReplicaDelay return only once the threads run.
  */
 export async function waitForReplica(pair: ReplicationPair, timeoutSeconds = DEFAULT_WAIT_SECONDS): Promise<void> {
   const [{ position }] = await withConnection(pair.primary.url, (conn) => queryRows<{ position: string }>(conn, pair.sql.primaryPosition), { database: null });
   await withConnection(pair.replica.url, async (conn) => {
-    // Just after START SLAVE the receiver is still connecting: give it a moment before calling it stopped.
-    const connectDeadline = Date.now() + CONNECT_GRACE_MS;
-    let status = await readReplicaStatus(conn);
-    while (!status?.running && !status?.lastError && Date.now() < connectDeadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      status = await readReplicaStatus(conn);
-    }
+    const status = await readReplicaStatus(conn);
     if (!status?.running) {
       throw new OperationError(`replica on port ${pair.replica.port} is not replicating${status?.lastError ? `: ${status.lastError}` : ''}`);
     }
@@ -96,6 +94,21 @@ export async function waitForReplica(pair: ReplicationPair, timeoutSeconds = DEF
   }, { database: null });
 }
 
+/** After START SLAVE the receiver connects in the background: waits until both threads run. */
+async function waitUntilReplicating(pair: Pick<ReplicationPair, 'replica'>): Promise<void> {
+  await withConnection(pair.replica.url, async (conn) => {
+    const deadline = Date.now() + CONNECT_TIMEOUT_MS;
+    for (;;) {
+      const status = await readReplicaStatus(conn);
+      if (status?.running) return;
+      if (status?.lastError || Date.now() > deadline) {
+        throw new OperationError(`replica on port ${pair.replica.port} did not start replicating${status?.lastError ? `: ${status.lastError}` : ''}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }, { database: null });
+}
+
 /** Stops both replication threads (the replica keeps its data and its replica status). */
 export async function stopReplica(pair: ReplicationPair): Promise<void> {
   await run(pair.replica, pair.sql.stop);
@@ -104,6 +117,7 @@ export async function stopReplica(pair: ReplicationPair): Promise<void> {
 /** Starts both replication threads again. */
 export async function startReplica(pair: ReplicationPair): Promise<void> {
   await run(pair.replica, pair.sql.start);
+  await waitUntilReplicating(pair);
 }
 
 /** Stops only the applier: the replica keeps receiving the primary's events but applies none. */
@@ -114,6 +128,7 @@ export async function stopApplier(pair: ReplicationPair): Promise<void> {
 /** Makes the replica apply every event `seconds` after the primary wrote it (0: as soon as it can). */
 export async function setReplicaDelay(pair: ReplicationPair, seconds: number): Promise<void> {
   await run(pair.replica, pair.sql.stop, pair.sql.setDelay(seconds), pair.sql.start);
+  await waitUntilReplicating(pair);
 }
 
 /**
