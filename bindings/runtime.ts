@@ -33,9 +33,13 @@
 // Unicode connection character set (utf8mb4, mysql2's default) for non-Latin text to survive.
 import type { Connection, Pool, PoolConnection, QueryOptions } from 'mysql2/promise';
 import { TextDecoder } from 'util';
+import { CallOptions, isRouter, Router } from './routing';
 
-/** What a binding accepts as `db`: a mysql2/promise connection, pool connection or pool. */
+/** A mysql2/promise connection, pool connection or pool. */
 export type Db = Connection | PoolConnection | Pool;
+
+/** What a binding accepts as `db`: a connection, pool connection or pool, or a Router (bindings/routing.ts). */
+export type CallTarget = Db | Router;
 
 /** Arguments of a routine without parameters. */
 export type NoArgs = Record<string, never>;
@@ -66,6 +70,8 @@ export interface ResultSetSpec {
 
 export interface ProcedureSpec {
   name: string;
+  /** READS SQL DATA or NO SQL: a Router may send the call to a replica. Absent: it may write. */
+  readOnly?: boolean;
   params: readonly ParamSpec[];
   /**
    * 'inferred': the sets come in this order on every call; 'declared': each returned set is matched
@@ -77,6 +83,8 @@ export interface ProcedureSpec {
 
 export interface FunctionSpec {
   name: string;
+  /** READS SQL DATA or NO SQL: a Router may send the call to a replica. Absent: it may write. */
+  readOnly?: boolean;
   params: readonly ParamSpec[];
   returns: Kind;
 }
@@ -553,7 +561,11 @@ function shapeResults(spec: ProcedureSpec, sets: RawSet[]): Record<string, unkno
  * CALLs a procedure. OUT and INOUT parameters travel through session variables on one connection:
  * SET the INOUT values, CALL with @variables, SELECT the variables back.
  */
-export async function callProcedure(db: Db, spec: ProcedureSpec, args: object): Promise<Record<string, unknown>> {
+export async function callProcedure(db: CallTarget, spec: ProcedureSpec, args: object, options?: CallOptions): Promise<Record<string, unknown>> {
+  return isRouter(db) ? db.run(spec, options, (routed) => callProcedureOn(routed, spec, args)) : callProcedureOn(db, spec, args);
+}
+
+async function callProcedureOn(db: Db, spec: ProcedureSpec, args: object): Promise<Record<string, unknown>> {
   const outParams = spec.params.filter((p) => p.mode !== 'IN');
   const variable = (p: ParamSpec) => `@_rdb_p${spec.params.indexOf(p) + 1}`;
   const given = (args ?? {}) as Record<string, unknown>;
@@ -584,7 +596,11 @@ export async function callProcedure(db: Db, spec: ProcedureSpec, args: object): 
 }
 
 /** SELECTs a stored function. */
-export async function callFunction(db: Db, spec: FunctionSpec, args: object): Promise<unknown> {
+export async function callFunction(db: CallTarget, spec: FunctionSpec, args: object, options?: CallOptions): Promise<unknown> {
+  return isRouter(db) ? db.run(spec, options, (routed) => callFunctionOn(routed, spec, args)) : callFunctionOn(db, spec, args);
+}
+
+async function callFunctionOn(db: Db, spec: FunctionSpec, args: object): Promise<unknown> {
   const given = (args ?? {}) as Record<string, unknown>;
   const callArgs = spec.params.map((p) => encodeValue(given[p.prop], p.kind, spec.name, p.prop));
   let sets: RawSet[];
@@ -599,3 +615,5 @@ export async function callFunction(db: Db, spec: FunctionSpec, args: object): Pr
 
 // Replica status for read routing and health checks (hand-written, bindings/replica-status.ts).
 export * from './replica-status';
+// Read routing to replicas (hand-written, bindings/routing.ts).
+export * from './routing';

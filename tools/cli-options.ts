@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { UserError } from './errors';
 import { resolveTarget, Target } from './config/environments';
+import { assertPrimaryTarget } from './sql/primary';
 
 export interface TargetFlags {
   env?: string;
@@ -16,6 +17,13 @@ export function withTargetOptions(cmd: Command): Command {
 
 export function targetOf(flags: TargetFlags): Target {
   return resolveTarget({ env: flags.env, url: flags.url });
+}
+
+/** The target of a command that changes the database: refused, as a UserError, when it is a replica. */
+export async function primaryTargetOf(flags: TargetFlags, what: string): Promise<Target> {
+  const target = targetOf(flags);
+  await assertPrimaryTarget(target, what);
+  return target;
 }
 
 export function positiveInt(name: string) {

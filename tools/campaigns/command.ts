@@ -1,7 +1,7 @@
 // `reminderly-db campaign create|list|upgrade|retire`.
 import { Command, Option } from 'commander';
 import path from 'path';
-import { printJson, positiveInt, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
+import { primaryTargetOf, printJson, positiveInt, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
 import { OperationError, UserError } from '../errors';
 import { withConnection } from '../sql/connection';
 import { DEFAULT_LOCK_TIMEOUT_SECONDS, withSchemaLock } from '../sql/schema-lock';
@@ -12,8 +12,8 @@ import { createCampaignSet, listSets, parseCampaignId, upgradeSets } from './set
 const log = (line: string) => process.stderr.write(line + '\n');
 
 /** Every set change happens under the schema lock, like migrations, so they never interleave. */
-async function underSchemaLock<T>(flags: TargetFlags & { lockTimeout?: number }, fn: (conn: import('../sql/connection').Connection) => Promise<T>): Promise<T> {
-  const { url } = targetOf(flags);
+async function underSchemaLock<T>(flags: TargetFlags & { lockTimeout?: number }, what: string, fn: (conn: import('../sql/connection').Connection) => Promise<T>): Promise<T> {
+  const { url } = await primaryTargetOf(flags, what);
   const database = parseUrl(url).database;
   if (!database) throw new UserError('the URL must name a database');
   return withConnection(url, (conn) => withSchemaLock(conn, database, flags.lockTimeout ?? DEFAULT_LOCK_TIMEOUT_SECONDS,
@@ -28,7 +28,7 @@ export function registerCampaignCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (ids: string[], flags: TargetFlags & { json?: boolean }) => {
       const campaignIds = ids.map(parseCampaignId);
-      const results = await underSchemaLock(flags, async (conn) => {
+      const results = await underSchemaLock(flags, 'campaign create', async (conn) => {
         const out = [];
         for (const id of campaignIds) out.push(await createCampaignSet(conn, id));
         return out;
@@ -59,7 +59,7 @@ export function registerCampaignCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (flags: TargetFlags & { all?: boolean; to?: number; lockTimeout?: number; json?: boolean }) => {
       if (!flags.all) throw new UserError('campaign upgrade needs --all (every set is brought to the same version)');
-      const results = await underSchemaLock(flags, (conn) => upgradeSets(conn, { toVersion: flags.to, progress: flags.json ? 'none' : 'auto', onLine: log }));
+      const results = await underSchemaLock(flags, 'campaign upgrade', (conn) => upgradeSets(conn, { toVersion: flags.to, progress: flags.json ? 'none' : 'auto', onLine: log }));
       if (flags.json) printJson(results);
       else console.log(results.length ? `${results.filter((r) => r.outcome === 'upgraded').length} of ${results.length} sets upgraded` : 'every set is at the target version: nothing to do');
       const failed = results.filter((r) => r.outcome === 'failed');
@@ -75,7 +75,7 @@ export function registerCampaignCommands(program: Command): void {
     .action(async (id: string, flags: TargetFlags & { out: string; force?: boolean; lockTimeout?: number; json?: boolean }) => {
       const campaignId = parseCampaignId(id);
       const { url } = targetOf(flags);
-      const result = await underSchemaLock(flags, (conn) => retireCampaignSet(conn, {
+      const result = await underSchemaLock(flags, 'campaign retire', (conn) => retireCampaignSet(conn, {
         url, campaignId, outDir: path.resolve(flags.out), force: flags.force, lockTimeout: flags.lockTimeout, log,
       }));
       if (flags.json) return printJson(result);

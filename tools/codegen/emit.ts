@@ -111,7 +111,7 @@ function emitProcedure(r: RoutineModel, options: EmitOptions): string {
   const inputs = r.params.filter((p) => p.mode !== 'OUT');
   const outputs = r.params.filter((p) => p.mode !== 'IN');
   const specType = 'ProcedureSpec';
-  const imports = ['callProcedure', 'Db', ...(inputs.length ? [] : ['NoArgs']), specType, ...(r.results.mode === 'untyped' ? ['UntypedRow'] : [])].sort();
+  const imports = ['CallOptions', 'CallTarget', 'callProcedure', ...(inputs.length ? [] : ['NoArgs']), specType, ...(r.results.mode === 'untyped' ? ['UntypedRow'] : [])].sort();
   const lines: string[] = [sourceLine(r), `import { ${imports.join(', ')} } from ${tsString(options.runtimeImport)};`, ''];
   lines.push(...argsInterface(r, inputs));
   if (outputs.length) {
@@ -131,7 +131,7 @@ function emitProcedure(r: RoutineModel, options: EmitOptions): string {
   }
   for (const s of r.results.sets) lines.push(`  ${key(s.prop)}${s.optional ? '?' : ''}: ${setTypeName(r, s)}[];`);
   lines.push('}', '');
-  lines.push(`const spec: ${specType} = {`, `  name: ${tsString(r.name)},`, ...paramSpecs(r), `  results: ${tsString(r.results.mode)},`);
+  lines.push(`const spec: ${specType} = {`, `  name: ${tsString(r.name)},`, `  readOnly: ${r.readOnly},`, ...paramSpecs(r), `  results: ${tsString(r.results.mode)},`);
   if (!r.results.sets.length) lines.push('  sets: [],');
   else {
     lines.push('  sets: [');
@@ -145,22 +145,22 @@ function emitProcedure(r: RoutineModel, options: EmitOptions): string {
   lines.push('};', '');
   const argsParam = inputs.length ? `args: ${r.typeName}Args` : 'args: NoArgs = {}';
   lines.push(...jsDoc(r));
-  lines.push(`export async function ${r.fn}(db: Db, ${argsParam}): Promise<${r.typeName}Result> {`);
-  lines.push(`  return (await callProcedure(db, spec, args)) as unknown as ${r.typeName}Result;`, '}');
+  lines.push(`export async function ${r.fn}(db: CallTarget, ${argsParam}, options?: CallOptions): Promise<${r.typeName}Result> {`);
+  lines.push(`  return (await callProcedure(db, spec, args, options)) as unknown as ${r.typeName}Result;`, '}');
   lines.push(...metadata(r), '');
   return lines.join('\n');
 }
 
 function emitFunction(r: RoutineModel, options: EmitOptions): string {
-  const imports = ['callFunction', 'Db', 'FunctionSpec', ...(r.params.length ? [] : ['NoArgs'])].sort();
+  const imports = ['CallOptions', 'CallTarget', 'callFunction', 'FunctionSpec', ...(r.params.length ? [] : ['NoArgs'])].sort();
   const lines: string[] = [sourceLine(r), `import { ${imports.join(', ')} } from ${tsString(options.runtimeImport)};`, ''];
   lines.push(...argsInterface(r, r.params));
   const returns = tsType({ ...r.returns!, nullable: true }, 'read');
-  lines.push('const spec: FunctionSpec = {', `  name: ${tsString(r.name)},`, ...paramSpecs(r), `  returns: ${tsString(r.returns!.kind)},`, '};', '');
+  lines.push('const spec: FunctionSpec = {', `  name: ${tsString(r.name)},`, `  readOnly: ${r.readOnly},`, ...paramSpecs(r), `  returns: ${tsString(r.returns!.kind)},`, '};', '');
   lines.push(...jsDoc(r));
   const argsParam = r.params.length ? `args: ${r.typeName}Args` : 'args: NoArgs = {}';
-  lines.push(`export async function ${r.fn}(db: Db, ${argsParam}): Promise<${returns}> {`);
-  lines.push(`  return (await callFunction(db, spec, args)) as ${returns};`, '}');
+  lines.push(`export async function ${r.fn}(db: CallTarget, ${argsParam}, options?: CallOptions): Promise<${returns}> {`);
+  lines.push(`  return (await callFunction(db, spec, args, options)) as ${returns};`, '}');
   lines.push(...metadata(r), '');
   return lines.join('\n');
 }

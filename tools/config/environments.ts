@@ -78,3 +78,40 @@ function replicaUrls(env: string, settings: Record<string, unknown>, file: strin
     return entry;
   });
 }
+
+export interface ListedReplica {
+  /** The environment whose "replicas" names it. */
+  env: string;
+  url: string;
+}
+
+/**
+ * Every replica any environment of the config file lists, so that a command given --url (or an
+ * environment whose URL is another's replica) can tell it is aimed at a replica. Entries that cannot
+ * be read (an unset variable, a malformed URL) are skipped: the check is a safety net, the live
+ * server check (tools/sql/primary.ts) still runs.
+ */
+export function listedReplicas(configFile = path.join(projectRoot(), CONFIG_FILE)): ListedReplica[] {
+  if (!fs.existsSync(configFile)) return [];
+  let loaded: Record<string, unknown>;
+  try {
+    loaded = dbMigrateConfig.loadFile(configFile) as unknown as Record<string, unknown>;
+  } catch {
+    return [];
+  }
+  const listed: ListedReplica[] = [];
+  for (const [env, settings] of Object.entries(loaded)) {
+    const list = (settings as { replicas?: unknown } | null)?.replicas;
+    if (!Array.isArray(list)) continue;
+    for (const entry of list) {
+      if (typeof entry !== 'string' || entry === '') continue;
+      try {
+        parseUrl(entry);
+      } catch {
+        continue;
+      }
+      listed.push({ env, url: entry });
+    }
+  }
+  return listed;
+}

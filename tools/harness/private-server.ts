@@ -93,6 +93,11 @@ function findServerTools(binaryOption?: string): ServerTools | null {
   return installer ? { binary, flavour, installer } : null;
 }
 
+/** The flavour of the server binary private servers would run, or null when none can start. */
+export function privateServerFlavour(binary?: string): Flavour | null {
+  return findServerTools(binary)?.flavour ?? null;
+}
+
 /** Whether this machine can start private servers (a server binary and its initialisation tool). */
 export function serverSupportsPrivateStart(binary?: string): boolean {
   return findServerTools(binary) !== null;

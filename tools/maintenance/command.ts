@@ -1,7 +1,7 @@
 // `reminderly-db maintenance history|rotate-logs|offload|restore|run`.
 import { Command, Option } from 'commander';
 import path from 'path';
-import { printJson, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
+import { primaryTargetOf, printJson, TargetFlags, withTargetOptions } from '../cli-options';
 import { OperationError, UserError } from '../errors';
 import { withConnection } from '../sql/connection';
 import { parseCampaignId } from '../campaigns/sets';
@@ -26,7 +26,7 @@ export function registerMaintenanceCommands(program: Command): void {
       if (!!flags.campaign === !!flags.all) throw new UserError('maintenance history needs exactly one of --campaign <id> or --all');
       const campaignIds = flags.campaign ? [parseCampaignId(flags.campaign)] : undefined;
       const olderThanDays = parseDays(flags.olderThan);
-      const results = await withConnection(targetOf(flags).url, (conn) => runHistoryMoves(conn, {
+      const results = await withConnection((await primaryTargetOf(flags, 'maintenance history')).url, (conn) => runHistoryMoves(conn, {
         campaignIds, olderThanDays, chunk: flags.chunk, dryRun: flags.dryRun, progress: flags.json ? 'none' : 'auto',
       }));
       if (flags.json) printJson(results);
@@ -45,7 +45,7 @@ export function registerMaintenanceCommands(program: Command): void {
   withTargetOptions(maintenance.command('rotate-logs').description('swap each log table for an empty copy in one atomic RENAME TABLE'))
     .option('--json', 'print the result as JSON')
     .action(async (flags: TargetFlags & { json?: boolean }) => {
-      const results = await withConnection(targetOf(flags).url, (conn) => rotateLogTables(conn));
+      const results = await withConnection((await primaryTargetOf(flags, 'maintenance rotate-logs')).url, (conn) => rotateLogTables(conn));
       if (flags.json) return printJson(results);
       for (const r of results) console.log(r.rotatedTo ? `${r.table}: ${r.rows} rows rotated to ${r.rotatedTo}` : `${r.table}: empty, not rotated`);
     });
@@ -55,7 +55,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .requiredOption('--out <dir>', 'folder for <table>.sql.gz and <table>.manifest.json')
     .option('--json', 'print the result as JSON')
     .action(async (flags: TargetFlags & { olderThan: string; out: string; json?: boolean }) => {
-      const results = await offloadRotatedLogs({ url: targetOf(flags).url, outDir: path.resolve(flags.out), olderThanMs: parseAge(flags.olderThan), log });
+      const results = await offloadRotatedLogs({ url: (await primaryTargetOf(flags, 'maintenance offload')).url, outDir: path.resolve(flags.out), olderThanMs: parseAge(flags.olderThan), log });
       if (flags.json) printJson(results);
       else {
         if (!results.length) console.log('no rotated log table is old enough: nothing to offload');
@@ -68,7 +68,7 @@ export function registerMaintenanceCommands(program: Command): void {
   withTargetOptions(maintenance.command('restore').description('load an offloaded dump back (restoring twice changes nothing)'))
     .argument('<file>', 'the .sql.gz file (its manifest must be next to it)')
     .action(async (file: string, flags: TargetFlags) => {
-      const result = await restoreOffloaded(targetOf(flags).url, path.resolve(file));
+      const result = await restoreOffloaded((await primaryTargetOf(flags, 'maintenance restore')).url, path.resolve(file));
       console.log(result.outcome === 'restored' ? `${result.table}: ${result.rows} rows restored` : `${result.table}: already present with the same ${result.rows} rows, nothing done`);
     });
 
@@ -79,7 +79,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .action(async (flags: TargetFlags & { olderThan: string; chunk?: number; out?: string; json?: boolean }) => {
       const summary = await runMaintenance({
-        url: targetOf(flags).url, olderThanDays: parseDays(flags.olderThan), chunk: flags.chunk,
+        url: (await primaryTargetOf(flags, 'maintenance run')).url, olderThanDays: parseDays(flags.olderThan), chunk: flags.chunk,
         outDir: flags.out ? path.resolve(flags.out) : undefined, progress: flags.json ? 'none' : 'auto', log,
       });
       if (flags.json) printJson(summary);

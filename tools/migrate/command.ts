@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import path from 'path';
 import { format } from 'sql-formatter';
-import { printJson, positiveInt, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
+import { primaryTargetOf, printJson, positiveInt, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
 import { OperationError } from '../errors';
 import { migrateDown, migrateUp, migrationStatus, planUp, repairMigration, RunReport } from './migrator';
 import { migrationNameFrom } from './sources';
@@ -57,7 +57,7 @@ export function registerMigrateCommands(program: Command): void {
     .option('--resume', 'continue a failed or interrupted file at the statement that did not complete')
     .option('--json', 'print the result as JSON')
     .action(async (flags: Flags & { to?: number; resume?: boolean; lockTimeout?: number; json?: boolean }) => {
-      const target = targetOf(flags);
+      const target = await primaryTargetOf(flags, 'migrate up');
       const report = await migrateUp({ root: rootOf(flags), url: target.url, to: flags.to, resume: flags.resume, lockTimeoutSeconds: flags.lockTimeout, log });
       if (flags.json) {
         printJson(report);
@@ -68,7 +68,7 @@ export function registerMigrateCommands(program: Command): void {
   lockTimeout(migrationOptions(migrate.command('down').description('revert the latest applied versioned migrations with their .down.sql files')))
     .requiredOption('--count <n>', 'how many migrations to revert', positiveInt('--count'))
     .action(async (flags: Flags & { count: number; lockTimeout?: number }) => {
-      const target = targetOf(flags);
+      const target = await primaryTargetOf(flags, 'migrate down');
       printReport(await migrateDown({ root: rootOf(flags), url: target.url, count: flags.count, lockTimeoutSeconds: flags.lockTimeout, log }), 'revert');
     });
 
@@ -112,6 +112,6 @@ export function registerMigrateCommands(program: Command): void {
   lockTimeout(migrationOptions(migrate.command('repair').description('mark a failed/interrupted file as applied (after finishing it by hand), or accept an edited file\'s checksum')))
     .argument('<file>', 'the migration, e.g. schema/V0003__contacts.sql')
     .action(async (file: string, flags: Flags & { lockTimeout?: number }) => {
-      console.log(await repairMigration({ root: rootOf(flags), url: targetOf(flags).url, name: migrationNameFrom(file, rootOf(flags)), lockTimeoutSeconds: flags.lockTimeout }));
+      console.log(await repairMigration({ root: rootOf(flags), url: (await primaryTargetOf(flags, 'migrate repair')).url, name: migrationNameFrom(file, rootOf(flags)), lockTimeoutSeconds: flags.lockTimeout }));
     });
 }

@@ -64,3 +64,68 @@ export async function detectServer(conn: Connection): Promise<ServerInfo> {
   );
   return describeServer(row.version, Number(row.local_infile) === 1);
 }
+
+/** Where a replica reads its primary's binary log from (the replication user's login). */
+export interface ReplicationSource {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+/**
+ * The statements that set up and drive binary-log replication. MySQL renamed them (8.0.22/8.0.23:
+ * CHANGE REPLICATION SOURCE TO, START REPLICA, SOURCE_DELAY, GTID sets); MariaDB keeps its own
+ * (CHANGE MASTER TO, START SLAVE, MASTER_DELAY, domain-server-sequence GTIDs).
+ */
+export interface ReplicationSql {
+  /** Server options of a primary or a replica with this server id (binary log, GTIDs, read_only). */
+  serverArgs(role: 'primary' | 'replica', serverId: number): string[];
+  /** Points a replica at its source, positioned by GTID. */
+  changeSource(source: ReplicationSource): string;
+  start: string;
+  stop: string;
+  /** Stops only the applier (SQL) thread: events still arrive, none is applied. */
+  stopApplier: string;
+  /** Delays applying every event by this many seconds (replication must be stopped to change it). */
+  setDelay(seconds: number): string;
+  /** On the primary: the GTID position of everything it has written, in column `position`. */
+  primaryPosition: string;
+  /** On a replica: waits until `?` (a primaryPosition) is applied, at most `?` seconds; column `waited` is 0 when it was. */
+  waitForPosition: string;
+}
+
+const SQL_TEXT = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+
+export function replicationSql(flavour: Flavour): ReplicationSql {
+  const common = (serverId: number) => [`--server-id=${serverId}`, '--log-bin=binlog', '--binlog-format=ROW',
+    // Routines are created on the primary and replicated; with a binary log the server otherwise
+    // refuses functions not declared DETERMINISTIC or READS SQL DATA.
+    '--log-bin-trust-function-creators=ON'];
+  if (flavour === 'mariadb') {
+    return {
+      serverArgs: (role, serverId) => [...common(serverId), ...(role === 'replica' ? ['--read-only=ON', '--relay-log=relay-bin'] : [])],
+      changeSource: (s) => `CHANGE MASTER TO MASTER_HOST=${SQL_TEXT(s.host)}, MASTER_PORT=${s.port}, MASTER_USER=${SQL_TEXT(s.user)}, ` +
+        `MASTER_PASSWORD=${SQL_TEXT(s.password)}, MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1`,
+      start: 'START SLAVE',
+      stop: 'STOP SLAVE',
+      stopApplier: 'STOP SLAVE SQL_THREAD',
+      setDelay: (seconds) => `CHANGE MASTER TO MASTER_DELAY=${Math.trunc(seconds)}`,
+      primaryPosition: 'SELECT @@global.gtid_binlog_pos AS position',
+      waitForPosition: 'SELECT MASTER_GTID_WAIT(?, ?) AS waited',
+    };
+  }
+  return {
+    serverArgs: (role, serverId) => [...common(serverId), '--gtid-mode=ON', '--enforce-gtid-consistency=ON',
+      ...(role === 'replica' ? ['--read-only=ON', '--relay-log=relay-bin', '--skip-replica-start'] : [])],
+    changeSource: (s) => `CHANGE REPLICATION SOURCE TO SOURCE_HOST=${SQL_TEXT(s.host)}, SOURCE_PORT=${s.port}, SOURCE_USER=${SQL_TEXT(s.user)}, ` +
+      `SOURCE_PASSWORD=${SQL_TEXT(s.password)}, SOURCE_AUTO_POSITION=1, GET_SOURCE_PUBLIC_KEY=1, SOURCE_CONNECT_RETRY=1`,
+    start: 'START REPLICA',
+    stop: 'STOP REPLICA',
+    stopApplier: 'STOP REPLICA SQL_THREAD',
+    setDelay: (seconds) => `CHANGE REPLICATION SOURCE TO SOURCE_DELAY=${Math.trunc(seconds)}`,
+    primaryPosition: 'SELECT @@global.gtid_executed AS position',
+    // WAIT_FOR_EXECUTED_GTID_SET returns 0 when applied, 1 on timeout.
+    waitForPosition: 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS waited',
+  };
+}
