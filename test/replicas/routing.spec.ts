@@ -65,7 +65,7 @@ describe('replicas: read routing in the bindings (real primary and replica)', fu
       expect(afterWrite.replica - before.replica, 'nothing CALLed on the replica').to.equal(0);
 
       await waitForReplica(db.pair);
-      expect(await inFlight(r)).to.equal('1');
+      expect(await inFlight(r)).to.equal(1n);
       const afterRead = await calls();
       expect(afterRead.replica - afterWrite.replica, 'campaign_summary CALLed on the replica').to.be.greaterThan(0);
       expect(afterRead.primary - afterWrite.primary, 'nothing CALLed on the primary').to.equal(0);
@@ -89,8 +89,8 @@ describe('replicas: read routing in the bindings (real primary and replica)', fu
       // The replica has received the write (its lag is measured from it) but not applied it.
       await waitFor(async () => ((await withConnection(db.pair.replica.url, readReplicaStatus, { database: null }))?.lagSeconds ?? 0) >= 1, 30_000, 'the replica to report lag');
       const before = await calls();
-      expect(await inFlight(r), 'from the replica: the second claim is not applied there').to.equal('1');
-      expect(await inFlight(r, { route: 'primary' }), 'from the primary: read-your-writes').to.equal('2');
+      expect(await inFlight(r), 'from the replica: the second claim is not applied there').to.equal(1n);
+      expect(await inFlight(r, { route: 'primary' }), 'from the primary: read-your-writes').to.equal(2n);
       const after = await calls();
       expect(after.replica - before.replica, 'one read on the replica').to.be.greaterThan(0);
       expect(after.primary - before.primary, 'one read on the primary').to.be.greaterThan(0);
@@ -101,12 +101,12 @@ describe('replicas: read routing in the bindings (real primary and replica)', fu
       await waitFor(async () => ((await withConnection(db.pair.replica.url, readReplicaStatus, { database: null }))?.lagSeconds ?? 0) >= 3, 30_000, 'the replica to lag 3 s');
       const r = router({ maxLagSeconds: 2 });
       const before = await calls();
-      expect(await inFlight(r)).to.equal('2');
+      expect(await inFlight(r)).to.equal(2n);
       expect(fallbacks).to.have.length(1);
       expect(fallbacks[0].routine).to.equal('campaign_summary');
       expect(fallbacks[0].reason).to.match(/^replica 0: lag \d+ s > 2 s$/);
       // The same router, for one call that accepts an hour of lag, reads the replica again.
-      expect(await inFlight(r, { maxLagSeconds: 3600 })).to.equal('1');
+      expect(await inFlight(r, { maxLagSeconds: 3600 })).to.equal(1n);
       const after = await calls();
       expect(after.primary - before.primary).to.be.greaterThan(0);
       expect(after.replica - before.replica).to.be.greaterThan(0);
@@ -142,7 +142,7 @@ describe('replicas: read routing in the bindings (real primary and replica)', fu
       try {
         const r = router();
         const before = await calls();
-        expect(await inFlight(r)).to.equal('2');
+        expect(await inFlight(r)).to.equal(2n);
         const after = await calls();
         expect(after.primary - before.primary).to.be.greaterThan(0);
         expect(after.replica - before.replica).to.equal(0);
@@ -158,24 +158,24 @@ describe('replicas: read routing in the bindings (real primary and replica)', fu
     // Last: it stops the replica server for good.
     it('a replica server that dies: the call that finds it dead is retried on the primary, later reads fall back', async () => {
       const r = router({ lagCheckIntervalMs: 3_600_000 });
-      expect(await inFlight(r)).to.equal('2');
+      expect(await inFlight(r)).to.equal(2n);
       expect(r.counters.replica).to.equal(1);
       await db.pair.replica.stop();
 
       // The router still believes the replica healthy (measured a moment ago): the call goes there,
       // loses its connection, and runs again on the primary.
-      expect(await inFlight(r)).to.equal('2');
+      expect(await inFlight(r)).to.equal(2n);
       expect(r.counters).to.include({ retries: 1 });
       expect(fallbacks).to.have.length(1);
       expect(fallbacks[0].reason).to.match(/^replica 0: connection error: /);
 
       // From then on reads go straight to the primary.
-      expect(await inFlight(r)).to.equal('2');
+      expect(await inFlight(r)).to.equal(2n);
       expect(r.counters).to.deep.equal({ primary: 2, replica: 2, fallbacks: 1, retries: 1 });
 
       // A new router measures the dead replica and never tries it.
       const fresh = router();
-      expect(await inFlight(fresh)).to.equal('2');
+      expect(await inFlight(fresh)).to.equal(2n);
       expect(fresh.counters).to.deep.equal({ primary: 1, replica: 0, fallbacks: 1, retries: 0 });
       expect(fallbacks[fallbacks.length - 1].reason).to.match(/^replica 0: status check failed: /);
     });
