@@ -16,6 +16,7 @@
 -- @returns statuses
 -- @returns overview
 -- @returns lanes
+-- @grant reporting
 --
 -- Purpose:    counts by current status and method, the state of the ready queue (oldest
 --             claimable message: how far behind the workers are) and of the batches.
