@@ -6,7 +6,7 @@ import { connect, Connection, parseUrl, queryRows, quoteIdentifier, redactUrl, w
 import { detectServer, ServerInfo } from '../sql/flavour';
 import { projectRoot } from '../migrate/sources';
 import { Account, accountSql, accountsFor, DEFAULT_HOST, passwordsFrom, Purpose } from './accounts';
-import { actualGrants, compareGrants, desiredGrants, grantStatement, liveRoutines, routineGrants } from './grants';
+import { actualGrants, compareGrants, desiredGrants, grantStatement, liveRoutines, parseGrantLine, routineGrants } from './grants';
 import { CREATE_REGISTRY, readRegistry, registerStatement, registryExists } from './registry';
 
 export interface UsersOptions {
@@ -121,6 +121,11 @@ async function planAccount(conn: Connection, url: string, server: ServerInfo, ac
   if (!exists) statements.push(setPassword('CREATE'));
   else if (!(await passwordWorks(url, account, password))) statements.push(setPassword('ALTER'));
   const { missing, extra } = compareGrants(desired, exists ? await actualGrants(conn, account) : []);
+  const unrevokable = extra.find((line) => !parseGrantLine(line));
+  if (unrevokable) {
+    // REVOKE ALL does not take back a role or a proxy grant; guessing their REVOKE is not ours to do.
+    throw new UserError(`${who} has a grant users apply does not manage, revoke it by hand: ${unrevokable}`);
+  }
   if (extra.length) {
     // Anything beyond the plan (a table grant, another database, a global privilege, a role):
     // start from nothing rather than guess how each extra grant should be taken back.
