@@ -24,6 +24,23 @@ function passwordsFor(accounts: Account[]): NodeJS.ProcessEnv {
   return Object.fromEntries(accounts.map((a) => [a.passwordVariable, `Pw-${a.purpose}-${Math.random().toString(36).slice(2)}-9x!`]));
 }
 
+/** Accounts of earlier runs of this spec whose process is gone (killed before its after hook). */
+async function dropStaleAccounts(serverUrl: string): Promise<void> {
+  const rows = await withConnection(serverUrl, (conn) =>
+    queryRows<{ User: string }>(conn, "SELECT DISTINCT User FROM mysql.user WHERE User LIKE 'rdbtu%'"), { database: null });
+  const stale = rows.map((r) => r.User).filter((user) => {
+    const pid = parseInt(/^rdbtu([0-9a-z]+)[0-9a-z]{4}_/.exec(user)?.[1] ?? '', 36);
+    if (!pid) return false;
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  });
+  if (stale.length) await dropAccounts(serverUrl, stale);
+}
+
 /** The throwaway database's URL, logged in as the account. */
 function urlAs(db: ThrowawayDatabase, account: Account, environment: NodeJS.ProcessEnv): string {
   const url = new URL(db.url);
@@ -86,6 +103,7 @@ describe('users apply: least-privilege database users', function () {
 
   before(async () => {
     db = await createThrowawayDatabase('users');
+    await dropStaleAccounts(db.serverUrl);
     root = await db.connect();
     server = await detectServer(root);
     const [binlog] = await queryRows<{ on: number; trusted: number }>(root,
