@@ -14,6 +14,7 @@
 -- @setup CALL complete_batch(1, '[{"message_id": 1, "status": "sent"}]')
 -- @example campaign_id=1 message_id=1 method='email' status='responded' provider_ref='p-1' detail='yes'
 -- @returns update
+-- @grant application
 --
 -- Purpose:    appends a status update (never rewrites one) for a message and method, e.g.
 --             delivered, bounced, opened, responded; makes it the message's current status for

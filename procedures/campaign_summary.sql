@@ -18,6 +18,7 @@
 --            scheduled BIGINT, in_flight BIGINT, lease_expired BIGINT, oldest_ready_at DATETIME(3) NULL,
 --            batches_open BIGINT, batches_expired BIGINT, batches_completed BIGINT
 -- @returns lanes: run_type VARCHAR(32), queued BIGINT, oldest_ready_at DATETIME(3) NULL
+-- @grant reporting
 --
 -- The shapes are declared because the servers' metadata disagree on computed columns (MySQL calls
 -- a bound parameter and a scalar COUNT subquery nullable, MariaDB does not); codegen checks the

@@ -13,6 +13,7 @@
 -- @example campaign_id=1 run_type='immediate' worker='example' max_rows=10 lease_seconds=60
 -- @returns batch
 -- @returns messages
+-- @grant application
 --
 -- Purpose:    atomically takes the oldest claimable entries of the campaign's ready queue for the
 --             run type, records a batch with a lease, and returns the batch and its messages with

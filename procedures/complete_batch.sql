@@ -13,6 +13,7 @@
 -- @setup CALL claim_batch(1, 'immediate', 'example', 10, 60)
 -- @example batch_id=1 outcomes='[{"message_id": 1, "status": "sent", "provider_ref": "p-1"}]'
 -- @returns completion
+-- @grant application
 --
 -- Purpose:    for each message of the batch, one outcome: appends a status update (message and
 --             method), sets the message's current status, and settles its ready-queue entry:

@@ -11,6 +11,7 @@
 -- @setup INSERT INTO campaign_1_messages (contact_id, method_id, packet, subject, body) VALUES (1, 1, 1, 'Hello', 'Body')
 -- @example user_id=1 campaign_id=1 packet=1
 -- @returns marked
+-- @grant application
 --
 -- Purpose:    every loaded, not yet ready message of the packet goes into the ready queue
 --             (see pipeline_mark_ready); messages already ready are left alone, so calling it

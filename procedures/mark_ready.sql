@@ -11,6 +11,7 @@
 -- @setup INSERT INTO campaign_1_messages (contact_id, method_id, packet, subject, body) VALUES (1, 1, 1, 'Hello', 'Body')
 -- @example user_id=1 campaign_id=1 from='2026-01-01' to='2026-02-01'
 -- @returns marked
+-- @grant application
 --
 -- Purpose:    every loaded, not yet ready message with p_from <= send_after < p_to goes into the
 --             ready queue's 'scheduled' lane, claimable from its send_after (see

@@ -11,6 +11,7 @@ import { registerMessagesCommands } from './pipeline/command';
 import { registerMigrateCommands } from './migrate/command';
 import { registerPlanCommands } from './plans/command';
 import { registerSqlCommands } from './sql/command';
+import { registerUsersCommands } from './users/command';
 
 export function buildProgram(): Command {
   const program = new Command('reminderly-db')
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerCodegenCommands(program);
   registerPlanCommands(program);
   registerBenchCommands(program);
+  registerUsersCommands(program);
   return program;
 }
 

@@ -7,6 +7,7 @@ import { SqlStatement } from '../sql/splitter';
 import { splitForServer, SqlRunError } from '../sql/runner';
 import { detectServer, ServerInfo } from '../sql/flavour';
 import { upgradeSets } from '../campaigns/sets';
+import { restoreRoutineGrants } from '../users/apply';
 import {
   ensureLedger, ledgerExists, readLedger, recordApplied, recordFailure, recordProgress, recordReverted, recordStart,
 } from './ledger';
@@ -195,6 +196,10 @@ export async function migrateUp(options: UpOptions): Promise<RunReport> {
       results.push({ name: source.name, kind: source.kind, outcome: 'applied', statements: statements.length - from, startedAt: from, ms: Date.now() - started });
     }
     const notes = failed || options.to !== undefined ? [] : await upgradeCampaignSets(s.work, Boolean(options.quiet));
+    // Re-creating a routine drops its grants: give them back to the users `users apply` registered.
+    if (results.some((r) => r.kind === 'repeatable' && r.outcome === 'applied')) {
+      notes.push(...await restoreRoutineGrants(s.work, s.database, options.root ?? projectRoot()));
+    }
     return { database: s.database, results, notes, ok: !failed };
   });
   return report;

@@ -34,6 +34,13 @@ export interface ServerInfo {
    * expanded, and performance_schema names the routine of each.
    */
   statementCapture: 'slow-log' | 'optimizer-trace';
+  /**
+   * The password plugin the toolkit's database users get (tools/users), and the CREATE/ALTER USER
+   * clause that sets a password with it (one ? placeholder: the password). MySQL 9 has no
+   * mysql_native_password any more; MariaDB's caching_sha2_password does not exist.
+   */
+  passwordPlugin: string;
+  identifiedByPassword: string;
 }
 
 export function describeServer(version: string, localInfile: boolean): ServerInfo {
@@ -54,6 +61,10 @@ export function describeServer(version: string, localInfile: boolean): ServerInf
     localInfile,
     clientKeepsComments: flavour === 'mysql' && (major > 8 || (major === 8 && minor >= 3)),
     statementCapture: flavour === 'mariadb' ? 'slow-log' : 'optimizer-trace',
+    passwordPlugin: flavour === 'mariadb' ? 'mysql_native_password' : 'caching_sha2_password',
+    identifiedByPassword: flavour === 'mariadb'
+      ? 'IDENTIFIED VIA mysql_native_password USING PASSWORD(?)'
+      : 'IDENTIFIED WITH caching_sha2_password BY ?',
   };
 }
 
