@@ -8,9 +8,10 @@ import { UserError } from '../errors';
 import { tableChecksum, TableChecksum } from './checksum';
 import { dumpTable, restoreDump, sha256OfFile } from './dump';
 import { LOG_TIME_COLUMN, rotatedLogTables, RotatedTable } from './log-tables';
+import { HistoryManifest, restoreHistoryRows } from './history-offload';
 import { DumpedTable, ensureWritableFolder, pauseIfAsked, requireTool, verifyDumpFile } from './verified-dump';
 
-export type OffloadStep = 'preflight' | 'checksum' | 'dump' | 'manifest' | 'verify' | 'drop';
+export type OffloadStep = 'preflight' | 'checksum' | 'dump' | 'manifest' | 'verify' | 'drop' | 'delete';
 
 export interface Manifest {
   format: 1;
@@ -44,6 +45,8 @@ export interface SetManifest {
 
 export interface OffloadResult {
   table: string;
+  /** What was offloaded: a whole rotated log table (dropped), or a history table's old rows (deleted). */
+  kind?: 'log-table' | 'history-rows';
   outcome: 'offloaded' | 'failed';
   step?: OffloadStep;
   error?: string;
@@ -72,7 +75,7 @@ export function parseAge(text: string): number {
   return Number(match[1]) * unit;
 }
 
-async function step<T>(table: string, name: OffloadStep, fn: () => Promise<T> | T): Promise<T> {
+export async function step<T>(table: string, name: OffloadStep, fn: () => Promise<T> | T): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -91,6 +94,8 @@ export interface OffloadOptions {
   url: string;
   outDir: string;
   olderThanMs: number;
+  /** History rows deleted per transaction once their dump is verified (default 5,000). */
+  deleteChunk?: number;
   now?: Date;
   log?: (line: string) => void;
 }
@@ -144,10 +149,7 @@ async function offloadTable(conn: Connection, server: ServerInfo, url: string, d
       server: server.versionComment, tool, createdAt: new Date().toISOString(),
     };
     const written = manifest;
-    await step(table, 'manifest', () => {
-      fs.writeFileSync(`${manifestFile}.partial`, JSON.stringify(written, null, 2) + '\n');
-      fs.renameSync(`${manifestFile}.partial`, manifestFile);
-    });
+    await step(table, 'manifest', () => writeManifest(manifestFile, written));
   }
   const verified = manifest;
   await step(table, 'verify', () => verifyDump(server, url, verified, file));
@@ -158,7 +160,13 @@ async function offloadTable(conn: Connection, server: ServerInfo, url: string, d
     if (now.rows !== verified.rows || now.checksum !== verified.checksum) throw new Error('the table changed after it was dumped; not dropping it');
     await conn.query(`DROP TABLE ${quoteIdentifier(table)}`);
   });
-  return { table, outcome: 'offloaded', rows: source.rows, file };
+  return { table, kind: 'log-table', outcome: 'offloaded', rows: source.rows, file };
+}
+
+/** Writes a manifest under a temporary name, then renames it: a manifest on disk is always whole. */
+export function writeManifest(file: string, manifest: object): void {
+  fs.writeFileSync(`${file}.partial`, JSON.stringify(manifest, null, 2) + '\n');
+  fs.renameSync(`${file}.partial`, file);
 }
 
 export function readManifest<T = Manifest>(file: string): T | null {
@@ -199,6 +207,9 @@ export async function restoreOffloaded(url: string, dumpFile: string): Promise<R
   if (!manifest) throw new UserError(`${dumpFile}: its manifest ${path.basename(manifestFile)} is missing or unreadable`);
   const sha = await sha256OfFile(dumpFile);
   if (sha !== manifest.sha256) throw new UserError(`${dumpFile}: SHA-256 differs from the manifest (file damaged); nothing restored`);
+  if ('kind' in manifest && (manifest as unknown as HistoryManifest).kind === 'history-rows') {
+    return restoreHistoryRows(url, database, dumpFile, manifest as unknown as HistoryManifest);
+  }
   const tables = manifestTables(manifest);
   const label = 'kind' in manifest && manifest.kind === 'campaign-set' ? `campaign_${manifest.campaignId} set` : tables[0].table;
   const names = tables.map((t) => t.table);
