@@ -11,7 +11,7 @@ import { ServerInfo } from '../sql/flavour';
 
 export class ToolMissingError extends Error {}
 
-function connectionArgs(url: string): { args: string[]; env: NodeJS.ProcessEnv } {
+export function connectionArgs(url: string): { args: string[]; env: NodeJS.ProcessEnv } {
   const target = parseUrl(url);
   const args = target.socketPath
     ? [`--socket=${target.socketPath}`, `--user=${target.user}`]

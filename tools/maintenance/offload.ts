@@ -75,19 +75,22 @@ export function parseAge(text: string): number {
   return Number(match[1]) * unit;
 }
 
-export async function step<T>(table: string, name: OffloadStep, fn: () => Promise<T> | T): Promise<T> {
+export async function step<T>(table: string, name: OffloadStep, fn: () => Promise<T> | T, timings?: Record<string, number>): Promise<T> {
+  const started = Date.now();
   try {
     return await fn();
   } catch (err) {
     if (err instanceof OffloadStepError) throw err;
     throw new OffloadStepError(table, name, (err as Error).message);
+  } finally {
+    if (timings) timings[name] = (timings[name] ?? 0) + (Date.now() - started) / 1000;
   }
 }
 
 /** Restores the dump into a fresh throwaway database and checks it holds exactly the source's rows. */
-export async function verifyDump(server: ServerInfo, url: string, manifest: Manifest, file: string): Promise<void> {
+export async function verifyDump(server: ServerInfo, url: string, manifest: Manifest, file: string, timings?: Record<string, number>): Promise<void> {
   await verifyDumpFile(server, url, file, manifest.sha256, [{ table: manifest.table, rows: manifest.rows, checksum: manifest.checksum }],
-    { afterRestore: () => pauseIfAsked('verify') });
+    { afterRestore: () => pauseIfAsked('verify'), timings });
 }
 
 export interface OffloadOptions {
@@ -96,6 +99,8 @@ export interface OffloadOptions {
   olderThanMs: number;
   /** History rows deleted per transaction once their dump is verified (default 5,000). */
   deleteChunk?: number;
+  /** Seconds spent in each step, summed over the tables (the benchmark's profile). */
+  timings?: Record<string, number>;
   now?: Date;
   log?: (line: string) => void;
 }
@@ -117,7 +122,7 @@ export async function offloadRotatedLogs(options: OffloadOptions): Promise<Offlo
     for (const table of due) {
       options.log?.(`offloading ${table.table}`);
       try {
-        results.push(await offloadTable(conn, server, options.url, database, table, options.outDir));
+        results.push(await offloadTable(conn, server, options.url, database, table, options.outDir, options.timings));
       } catch (err) {
         const e = err as OffloadStepError;
         results.push({ table: table.table, outcome: 'failed', step: e.step ?? 'preflight', error: e.message, rows: 0 });
@@ -128,38 +133,38 @@ export async function offloadRotatedLogs(options: OffloadOptions): Promise<Offlo
 }
 
 async function offloadTable(conn: Connection, server: ServerInfo, url: string, database: string, rotated: RotatedTable,
-  outDir: string): Promise<OffloadResult> {
+  outDir: string, timings?: Record<string, number>): Promise<OffloadResult> {
   const table = rotated.table;
   const file = path.join(outDir, dumpFileName(table));
   const manifestFile = path.join(outDir, manifestFileName(table));
   const tool = await step(table, 'preflight', async () => {
     ensureWritableFolder(outDir);
     return requireTool(server.dumpCommand);
-  });
-  const source: TableChecksum = await step(table, 'checksum', () => tableChecksum(conn, database, table));
+  }, timings);
+  const source: TableChecksum = await step(table, 'checksum', () => tableChecksum(conn, database, table), timings);
 
   // A dump left by an earlier, interrupted run is reused when its manifest matches the rows
   // still in the table; verification below checks the file itself either way.
   let manifest = readManifest(manifestFile);
   if (!manifest || manifest.rows !== source.rows || manifest.checksum !== source.checksum || !fs.existsSync(file)) {
-    const sha256 = await step(table, 'dump', () => dumpTable(server, url, database, table, file, { onStarted: () => pauseIfAsked('dump') }));
+    const sha256 = await step(table, 'dump', () => dumpTable(server, url, database, table, file, { onStarted: () => pauseIfAsked('dump') }), timings);
     manifest = {
       format: 1, database, table, rows: source.rows, checksum: source.checksum, file: path.basename(file), sha256,
       range: { from: rotated.from.toISOString(), to: rotated.to.toISOString() },
       server: server.versionComment, tool, createdAt: new Date().toISOString(),
     };
     const written = manifest;
-    await step(table, 'manifest', () => writeManifest(manifestFile, written));
+    await step(table, 'manifest', () => writeManifest(manifestFile, written), timings);
   }
   const verified = manifest;
-  await step(table, 'verify', () => verifyDump(server, url, verified, file));
+  await step(table, 'verify', () => verifyDump(server, url, verified, file, timings), timings);
   await pauseIfAsked('drop');
   await step(table, 'drop', async () => {
     // The rotated table takes no writes, but check anyway: what is dropped must be what was verified.
     const now = await tableChecksum(conn, database, table);
     if (now.rows !== verified.rows || now.checksum !== verified.checksum) throw new Error('the table changed after it was dumped; not dropping it');
     await conn.query(`DROP TABLE ${quoteIdentifier(table)}`);
-  });
+  }, timings);
   return { table, kind: 'log-table', outcome: 'offloaded', rows: source.rows, file };
 }
 

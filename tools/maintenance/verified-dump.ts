@@ -43,6 +43,8 @@ export async function requireTool(command: string): Promise<string> {
 export interface VerifyOptions {
   /** Called after the restore, before the comparison (fault tests pause here). */
   afterRestore?: () => Promise<void>;
+  /** Seconds spent in each part of the verification (the benchmark's profile). */
+  timings?: Record<string, number>;
 }
 
 /**
@@ -52,11 +54,18 @@ export interface VerifyOptions {
  */
 export async function verifyDumpFile(server: ServerInfo, url: string, file: string, sha256: string, tables: DumpedTable[],
   options: VerifyOptions = {}): Promise<void> {
+  let mark = Date.now();
+  const lap = (name: string) => {
+    if (options.timings) options.timings[name] = (options.timings[name] ?? 0) + (Date.now() - mark) / 1000;
+    mark = Date.now();
+  };
   const sha = await sha256OfFile(file);
+  lap('verify: sha256');
   if (sha !== sha256) throw new Error(`the dump's SHA-256 ${sha.slice(0, 16)}… differs from the manifest's ${sha256.slice(0, 16)}… (file damaged)`);
   const scratch = await createThrowawayDatabase('verify', withDatabase(url, null));
   try {
     await restoreDump(server, url, scratch.name, file);
+    lap('verify: restore');
     if (options.afterRestore) await options.afterRestore();
     await withConnection(scratch.url, async (conn) => {
       for (const want of tables) {
@@ -66,6 +75,7 @@ export async function verifyDumpFile(server: ServerInfo, url: string, file: stri
         }
       }
     });
+    lap('verify: checksum of the restored rows');
   } finally {
     await scratch.drop().catch(() => undefined);
   }
