@@ -71,7 +71,7 @@ export function registerMaintenanceCommands(program: Command): void {
         for (const r of results) console.log(describeOffloadResult(r));
       }
       const failed = results.filter((r) => r.outcome === 'failed');
-      if (failed.length) throw new OperationError(`${failed.length} table(s) not offloaded, nothing of them dropped; first: ${failed[0].error}`);
+      if (failed.length) throw new OperationError(`${failed.length} table(s) not offloaded, nothing of them dropped or deleted; first: ${failed[0].error}`);
     });
 
   withTargetOptions(maintenance.command('restore').description('load an offloaded dump back (restoring twice changes nothing)'))
