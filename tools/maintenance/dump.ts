@@ -122,10 +122,20 @@ export async function sha256OfFile(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+export interface RestoreOptions {
+  /**
+   * Keep the restore out of the binary log (sql_log_bin = 0): for a throwaway verification copy,
+   * which replicas must not get and which then skips the binlog's write and sync (most of a
+   * restore's cost on a server with sync_binlog=1). Needs the privilege to set sql_log_bin.
+   */
+  skipBinlog?: boolean;
+}
+
 /** Restores a .sql.gz dump into a database with the server's own command-line client. */
-export async function restoreDump(server: ServerInfo, url: string, database: string, file: string): Promise<void> {
+export async function restoreDump(server: ServerInfo, url: string, database: string, file: string, options: RestoreOptions = {}): Promise<void> {
   const { args, env } = connectionArgs(url);
-  const { child, exited } = spawnTool(server.clientCommand, [...args, '--batch', '--default-character-set=utf8mb4', database], env);
+  const session = options.skipBinlog ? ['--init-command=SET SESSION sql_log_bin = 0'] : [];
+  const { child, exited } = spawnTool(server.clientCommand, [...args, '--batch', '--default-character-set=utf8mb4', ...session, database], env);
   child.stdout.resume();
   await Promise.all([exited, pipeline(fs.createReadStream(file), zlib.createGunzip(), child.stdin)]);
 }
