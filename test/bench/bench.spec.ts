@@ -82,8 +82,8 @@ describe('bench (tiny run against the real server)', function () {
     expect(report.correct).to.equal(true);
   });
 
-  it('judges the four targets of the issue from ratios of the same run', () => {
-    expect(report.targets.map((t) => t.name)).to.deep.equal(['loader-vs-ceiling', 'pipeline-vs-bare', 'pipeline-scaling', 'pipeline-vs-naive']);
+  it('judges the targets of issues 8 and 5 from ratios of the same run', () => {
+    expect(report.targets.map((t) => t.name)).to.deep.equal(['loader-vs-ceiling', 'pipeline-vs-bare', 'pipeline-scaling', 'pipeline-vs-naive', 'offload-vs-hand']);
     for (const t of report.targets.slice(1)) {
       expect(t.ratio).to.be.a('number');
       expect(t.pass).to.equal(t.ratio! >= t.threshold);
@@ -104,11 +104,13 @@ describe('bench (tiny run against the real server)', function () {
     expect(m.rotate.units).to.equal(500);
     expect(m.offload.status, m.offload.note).to.equal('ok');
     expect(m.offload.units).to.equal(500);
-    if (m.historyMove.status === 'skipped') expect(m.historyMove.note).to.include('no history move yet');
-    else {
-      expect(m.historyMove.status, m.historyMove.note).to.equal('ok');
-      expect(m.historyMove.units).to.equal(500);
-    }
+    expect(m.historyMoveByChunk.map((r) => [r.chunk, r.status, r.units])).to.deep.equal([[100, 'ok', 500], [1000, 'ok', 500], [10000, 'ok', 500]]);
+    expect(m.historyMove.units).to.equal(500);
+    expect(m.historyMoveByChunk[0].rowsMoved).to.be.greaterThan(500);
+    expect(m.offloadByHand.status, m.offloadByHand.note).to.equal('ok');
+    expect(m.offloadByHand.units).to.equal(500);
+    expect(m.offloadRatio).to.be.a('number');
+    expect(Object.keys(m.offloadSteps)).to.include.members(['dump', 'verify: restore']);
   });
 
   it('draws the chart as SVG with a bar per measured method', () => {

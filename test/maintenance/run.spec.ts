@@ -5,6 +5,7 @@ import path from 'path';
 import { useThrowawayDatabase } from '../../tools/harness/database';
 import { Connection, queryRows } from '../../tools/sql/connection';
 import { rotatedLogTables } from '../../tools/maintenance/log-tables';
+import { historyTables } from '../../tools/maintenance/history-offload';
 import { runCli } from '../helpers/cli';
 import { counts, createCampaign, seedCompany, seedMessages } from './helpers';
 
@@ -43,7 +44,12 @@ describe('maintenance run', () => {
     expect(summary.history).to.include({ outcome: 'ok', messagesMoved: 120, setsFailed: 0 });
     expect(summary.rotation.outcome).to.equal('ok');
     expect(summary.rotation.results.find((r: { table: string }) => r.table === 'log_events')).to.include({ rows: 60 });
-    expect(summary.offload).to.include({ outcome: 'ok', tablesOffloaded: 1, rowsOffloaded: 60, tablesFailed: 0 });
+    expect(summary.offload).to.include({ outcome: 'ok', tablesOffloaded: 1, rowsOffloaded: 60, tablesFailed: 0, historyRowsOffloaded: 0 });
+    // Each step, and the run, recorded its outcome for health.
+    const recorded = await queryRows<{ step: string; ok: number; finished: Date | null }>(conn,
+      'SELECT step, ok, finished_at AS finished FROM maintenance_runs ORDER BY id');
+    expect(recorded.map((r) => [r.step, Number(r.ok), r.finished instanceof Date])).to.deep.equal([
+      ['run', 1, true], ['history', 1, true], ['rotate-logs', 1, true], ['offload', 1, true]]);
     expect((await counts(conn, campaign)).messages).to.deep.equal({ hot: 0, history: 120 });
     expect(await rotatedLogTables(conn)).to.deep.equal([]);
     expect(fs.readdirSync(out).filter((f) => f.endsWith('.sql.gz'))).to.have.length(1);
@@ -57,12 +63,26 @@ describe('maintenance run', () => {
     expect(failing.code).to.equal(2);
     expect(failing.stdout).to.match(/^history: \d+ set\(s\) looked at, 10 messages moved$/m);
     expect(failing.stdout).to.match(/^rotate-logs: 1 table\(s\) rotated \(log_events -> log_events__\d{8}_\d{8}, 5 rows\)$/m);
-    expect(failing.stdout).to.match(/^offload: 0 table\(s\), 0 rows offloaded, verified and dropped, 1 FAILED \(nothing of them dropped\)$/m);
+    expect(failing.stdout).to.match(/^offload: 0 table\(s\), 0 rows offloaded, verified and dropped; 0 history rows from 0 table\(s\) offloaded, verified and deleted, 1 FAILED \(nothing of them dropped or deleted\)$/m);
     expect(failing.stdout).to.match(/^  FAILED offload: log_events__\d{8}_\d{8}: preflight failed: /m);
     expect(failing.stdout).to.match(/^maintenance run: FAILED \(1 problem\(s\)\); first: offload: log_events__\d{8}_\d{8}: preflight failed/m);
     expect(failing.stderr).to.contain('reminderly-db: maintenance run: 1 problem(s)');
     expect((await counts(conn, campaign)).messages).to.deep.equal({ hot: 0, history: 130 });
+    const latest = await queryRows<{ step: string; ok: number; detail: string }>(conn,
+      'SELECT step, ok, detail FROM maintenance_runs WHERE id > 4 ORDER BY id');
+    expect(latest.map((r) => [r.step, Number(r.ok)])).to.deep.equal([['run', 0], ['history', 1], ['rotate-logs', 1], ['offload', 0]]);
+    expect(latest[3].detail).to.match(/1 FAILED, first: log_events__\d{8}_\d{8}: preflight failed/);
+    expect(latest[0].detail).to.match(/^1 problem\(s\); first: offload: log_events__/);
     const [{ n }] = await queryRows<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM \`${(await rotatedLogTables(conn))[0].table}\``);
     expect(Number(n), 'the rotated table is still there, whole').to.equal(5);
+
+    // A month later: the history rows are old enough to offload too, in the same run.
+    for (const t of await historyTables(conn)) await conn.query(`UPDATE \`${t}\` SET moved_at = moved_at - INTERVAL 40 DAY`);
+    const later = runCli(['maintenance', 'run', '--older-than', '30d', '--out', out, '--json', '--url', db.url]);
+    expect(later.code, later.stdout + later.stderr).to.equal(0);
+    const laterSummary = JSON.parse(later.stdout);
+    // 130 messages, 130 status rows, 260 status updates, 43 interactions (every third message).
+    expect(laterSummary.offload).to.include({ outcome: 'ok', tablesOffloaded: 1, rowsOffloaded: 5, historyTablesOffloaded: 4, historyRowsOffloaded: 563 });
+    expect((await counts(conn, campaign)).messages).to.deep.equal({ hot: 0, history: 0 });
   });
 });

@@ -20,6 +20,7 @@ interface BenchFlags {
   scaleSets: number;
   callTimeout: number;
   maintenanceRows?: number;
+  offloadRows?: number;
   loadRepeats: number;
   contacts: number;
   only: string;
@@ -57,7 +58,8 @@ export function registerBenchCommands(program: Command): void {
     .addOption(new Option('--batch <n>', 'messages per claimed batch').default(100).argParser(positiveInt('--batch')))
     .addOption(new Option('--scale-sets <n>', 'campaign sets to create and upgrade (9 tables each)').default(1000).argParser(positiveInt('--scale-sets')))
     .addOption(new Option('--call-timeout <seconds>', 'stop `campaign list` (KILL QUERY) after this long and report it as not finished').default(120).argParser(positiveInt('--call-timeout')))
-    .addOption(new Option('--maintenance-rows <n>', 'finished messages to move to history and log rows to rotate and offload (default: --rows, at most 100,000)').argParser(positiveInt('--maintenance-rows')))
+    .addOption(new Option('--maintenance-rows <n>', 'finished messages to move to history, once per chunk size 100 / 1,000 / 10,000 (default: --rows, at most 100,000; the issue\'s figure: 200000)').argParser(positiveInt('--maintenance-rows')))
+    .addOption(new Option('--offload-rows <n>', 'log rows offloaded by the toolkit and by hand (default: --maintenance-rows; the issue\'s figure: 1000000)').argParser(positiveInt('--offload-rows')))
     .addOption(new Option('--load-repeats <n>', 'runs of the loader and the ceiling, interleaved; the best of each counts').default(2).argParser(positiveInt('--load-repeats')))
     .addOption(new Option('--contacts <n>', 'contacts of the seeded company').default(10_000).argParser(positiveInt('--contacts')))
     .addOption(new Option('--only <sections>', `sections to run: ${SECTIONS.join(',')}`).default(SECTIONS.join(',')))
@@ -75,7 +77,8 @@ export function registerBenchCommands(program: Command): void {
       if (parseUrl(given).database) log(`the database in --url (${parseUrl(given).database}) is not touched: the bench works in its own throwaway database`);
       const { report, failedSections } = await runBench({
         serverUrl, rows: flags.rows, sampleRows: flags.sampleRows, claimRows: flags.claimRows ?? flags.rows, workers, batchSize: flags.batch,
-        scaleSets: flags.scaleSets, callTimeoutSeconds: flags.callTimeout, maintenanceRows: flags.maintenanceRows ?? Math.min(flags.rows, 100_000), loadRepeats: flags.loadRepeats, contacts: flags.contacts,
+        scaleSets: flags.scaleSets, callTimeoutSeconds: flags.callTimeout, maintenanceRows: flags.maintenanceRows ?? Math.min(flags.rows, 100_000),
+        offloadRows: flags.offloadRows ?? flags.maintenanceRows ?? Math.min(flags.rows, 100_000), loadRepeats: flags.loadRepeats, contacts: flags.contacts,
         only, enableLocalInfile: !!flags.enableLocalInfile, out: path.resolve(flags.out), svg: path.resolve(flags.svg),
         progress: 'auto', log,
       });

@@ -31,6 +31,11 @@ export function evaluateTargets(report: BenchReport): TargetCheck[] {
     targets.push(check('pipeline-vs-naive', `pipeline with ${top} workers >= 2x the naive UPDATE ... LIMIT claim with ${top} workers`, 2,
       p16?.perSecond, claimRate(report, 'naive', top)?.perSecond, why(claimRate(report, 'naive', top), 'naive claim')));
   }
+  if (report.maintenance?.offloadByHand) {
+    const m = report.maintenance;
+    targets.push(check('offload-vs-hand', 'toolkit offload (dump, manifest, restore-verify, drop) >= 0.9x the same chain by hand', 0.9,
+      m.offload.perSecond, m.offloadByHand.perSecond, `offload ${m.offload.status}, by hand ${m.offloadByHand.status}: ${m.offloadByHand.note ?? ''}`));
+  }
   return targets;
 }
 
@@ -96,9 +101,12 @@ export function formatReport(report: BenchReport): string {
   if (report.maintenance) {
     const mt = report.maintenance;
     out.push('', 'Maintenance');
-    out.push(...table(['step', 'count', 'seconds', 'per second'], [mt.historyMove, mt.rotate, mt.offload].map((r) => [
-      r.label, r.status === 'ok' ? `${fmtInt(r.units)} ${r.unit}` : r.status, r.status === 'ok' ? r.seconds.toFixed(2) : '-', fmtInt(r.perSecond)])));
-    for (const r of [mt.historyMove, mt.rotate, mt.offload]) if (r.note) out.push(`  ${r.label}: ${r.note}`);
+    const steps = [...(mt.historyMoveByChunk ?? [mt.historyMove]), mt.rotate, mt.offload, ...(mt.offloadByHand ? [mt.offloadByHand] : [])];
+    out.push(...table(['step', 'count', 'seconds', 'per second', 'rows/s'], steps.map((r) => [
+      r.label, r.status === 'ok' ? `${fmtInt(r.units)} ${r.unit}` : r.status, r.status === 'ok' ? r.seconds.toFixed(2) : '-', fmtInt(r.perSecond),
+      fmtInt('rowsPerSecond' in r ? (r as { rowsPerSecond: number | null }).rowsPerSecond : r.unit === 'rows' ? r.perSecond : null)])));
+    for (const r of steps) if (r.note) out.push(`  ${r.label}: ${r.note}`);
+    if (mt.offloadByHand) out.push(`  offload, toolkit / by hand: ${ratio(mt.offloadRatio)} (target >= 0.90x)`);
   }
   if (report.targets.length) {
     out.push('', 'Targets (ratios in this run)');

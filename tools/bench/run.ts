@@ -33,6 +33,8 @@ export interface BenchOptions {
   /** campaign list is stopped after this many seconds (it may not scale). */
   callTimeoutSeconds: number;
   maintenanceRows: number;
+  /** Log rows for the offload comparison. */
+  offloadRows: number;
   loadRepeats: number;
   contacts: number;
   only: Section[];
@@ -115,7 +117,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
     machine: describeMachine({ start: 0, end: 0, max: 0, mean: 0 }), server: serverReport, database: '',
     options: {
       rows: options.rows, sampleRows: options.sampleRows, claimRows: options.claimRows, workers: options.workers, batchSize: options.batchSize,
-      scaleSets: options.scaleSets, callTimeoutSeconds: options.callTimeoutSeconds, maintenanceRows: options.maintenanceRows, loadRepeats: options.loadRepeats, contacts: options.contacts, only: options.only,
+      scaleSets: options.scaleSets, callTimeoutSeconds: options.callTimeoutSeconds, maintenanceRows: options.maintenanceRows, offloadRows: options.offloadRows, loadRepeats: options.loadRepeats, contacts: options.contacts, only: options.only,
       enableLocalInfile: options.enableLocalInfile,
     },
     targets: [], correct: true, notes,
@@ -166,7 +168,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
       report.scale = await runScaleSection(ctx, { sets: options.scaleSets, callTimeoutSeconds: options.callTimeoutSeconds });
     });
     await section('maintenance', async () => {
-      report.maintenance = await runMaintenanceSection(ctx, { rows: options.maintenanceRows });
+      report.maintenance = await runMaintenanceSection(ctx, { rows: options.maintenanceRows, offloadRows: options.offloadRows });
     });
     await conn.end().catch(() => conn.destroy());
   } finally {

@@ -86,9 +86,18 @@ export interface ScaleSection {
 }
 
 export interface MaintenanceSection {
+  /** The history move with chunks of 1,000 (the default), as charted. */
   historyMove: RateResult;
+  /** The same move with chunks of 100, 1,000 and 10,000, each on its own fresh set; rows/s counts every row moved. */
+  historyMoveByChunk: (RateResult & { chunk: number; rowsMoved: number; rowsPerSecond: number | null })[];
   rotate: RateResult;
   offload: RateResult & { bytes: number | null; tables: number };
+  /** The same chain by hand on a copy of the same rows: dump tool | gzip, gunzip | client, count + checksum, drop. */
+  offloadByHand: RateResult & { steps: Record<string, number> };
+  /** The toolkit's offload steps, timed (from its log lines). */
+  offloadSteps: Record<string, number>;
+  /** toolkit offload rows/s / by-hand rows/s (target >= 0.9). */
+  offloadRatio: number | null;
 }
 
 export interface TargetCheck {

@@ -21,7 +21,7 @@ import { isRoutineSignal } from '../sql/signals';
 import { tableChecksum } from '../maintenance/checksum';
 import { dumpTables } from '../maintenance/dump';
 import { previewHistory } from '../maintenance/history';
-import { readManifest, SetManifest } from '../maintenance/offload';
+import { readManifest, SetManifest, writeManifest } from '../maintenance/offload';
 import { DumpedTable, ensureWritableFolder, pauseIfAsked, requireTool, verifyDumpFile } from '../maintenance/verified-dump';
 import { tableKinds } from './sets';
 
@@ -167,10 +167,7 @@ export async function retireCampaignSet(conn: Connection, options: RetireOptions
         tables: source, rows: source.reduce((n, t) => n + t.rows, 0), file: path.basename(file), sha256,
         server: server!.versionComment, tool, createdAt: new Date().toISOString(),
       };
-      await step(campaignId, 'manifest', () => {
-        fs.writeFileSync(`${manifestFile}.partial`, JSON.stringify(written, null, 2) + '\n');
-        fs.renameSync(`${manifestFile}.partial`, manifestFile);
-      });
+      await step(campaignId, 'manifest', () => writeManifest(manifestFile, written));
       manifest = written;
     }
     const verified = manifest!;

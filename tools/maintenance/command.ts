@@ -1,14 +1,16 @@
 // `reminderly-db maintenance history|rotate-logs|offload|restore|run`.
 import { Command, Option } from 'commander';
 import path from 'path';
-import { primaryTargetOf, printJson, TargetFlags, withTargetOptions } from '../cli-options';
+import { positiveInt, primaryTargetOf, printJson, TargetFlags, withTargetOptions } from '../cli-options';
 import { OperationError, UserError } from '../errors';
 import { withConnection } from '../sql/connection';
 import { parseCampaignId } from '../campaigns/sets';
 import { DEFAULT_CHUNK, describeHistoryResult, parseChunk, parseDays, runHistoryMoves } from './history';
 import { rotateLogTables } from './log-tables';
-import { offloadRotatedLogs, parseAge, restoreOffloaded } from './offload';
-import { describeRun, runMaintenance } from './run';
+import { parseAge, restoreOffloaded } from './offload';
+import { DELETE_CHUNK, describeOffloadResult } from './history-offload';
+import { describeRun, judgeHistory, judgeOffload, judgeRotation, offloadAll, runMaintenance } from './run';
+import { recordMaintenanceStep } from './runs';
 
 const log = (line: string) => process.stderr.write(line + '\n');
 
@@ -26,9 +28,12 @@ export function registerMaintenanceCommands(program: Command): void {
       if (!!flags.campaign === !!flags.all) throw new UserError('maintenance history needs exactly one of --campaign <id> or --all');
       const campaignIds = flags.campaign ? [parseCampaignId(flags.campaign)] : undefined;
       const olderThanDays = parseDays(flags.olderThan);
-      const results = await withConnection((await primaryTargetOf(flags, 'maintenance history')).url, (conn) => runHistoryMoves(conn, {
+      const url = (await primaryTargetOf(flags, 'maintenance history')).url;
+      const move = () => withConnection(url, (conn) => runHistoryMoves(conn, {
         campaignIds, olderThanDays, chunk: flags.chunk, dryRun: flags.dryRun, progress: flags.json ? 'none' : 'auto',
       }));
+      // A dry run changes nothing, so it is no run of the step for health to judge.
+      const results = flags.dryRun ? await move() : await recordMaintenanceStep(url, 'history', move, judgeHistory, log);
       if (flags.json) printJson(results);
       else {
         if (!results.length) console.log('no active campaign set');
@@ -45,24 +50,28 @@ export function registerMaintenanceCommands(program: Command): void {
   withTargetOptions(maintenance.command('rotate-logs').description('swap each log table for an empty copy in one atomic RENAME TABLE'))
     .option('--json', 'print the result as JSON')
     .action(async (flags: TargetFlags & { json?: boolean }) => {
-      const results = await withConnection((await primaryTargetOf(flags, 'maintenance rotate-logs')).url, (conn) => rotateLogTables(conn));
+      const url = (await primaryTargetOf(flags, 'maintenance rotate-logs')).url;
+      const results = await recordMaintenanceStep(url, 'rotate-logs', () => withConnection(url, (conn) => rotateLogTables(conn)), judgeRotation, log);
       if (flags.json) return printJson(results);
       for (const r of results) console.log(r.rotatedTo ? `${r.table}: ${r.rows} rows rotated to ${r.rotatedTo}` : `${r.table}: empty, not rotated`);
     });
 
-  withTargetOptions(maintenance.command('offload').description('dump rotated log tables older than N days, verify each dump by restoring it, then drop the table'))
+  withTargetOptions(maintenance.command('offload').description('dump rotated log tables and history rows older than N days, verify each dump by restoring it, then drop the table / delete the rows'))
     .requiredOption('--older-than <age>', 'e.g. 30d, 12h')
-    .requiredOption('--out <dir>', 'folder for <table>.sql.gz and <table>.manifest.json')
+    .requiredOption('--out <dir>', 'folder for the .sql.gz dumps and their .manifest.json')
+    .addOption(new Option('--delete-chunk <rows>', `history rows deleted per transaction once verified (default ${DELETE_CHUNK})`).argParser(positiveInt('--delete-chunk')))
     .option('--json', 'print the result as JSON')
-    .action(async (flags: TargetFlags & { olderThan: string; out: string; json?: boolean }) => {
-      const results = await offloadRotatedLogs({ url: (await primaryTargetOf(flags, 'maintenance offload')).url, outDir: path.resolve(flags.out), olderThanMs: parseAge(flags.olderThan), log });
+    .action(async (flags: TargetFlags & { olderThan: string; out: string; deleteChunk?: number; json?: boolean }) => {
+      const url = (await primaryTargetOf(flags, 'maintenance offload')).url;
+      const options = { url, outDir: path.resolve(flags.out), olderThanMs: parseAge(flags.olderThan), deleteChunk: flags.deleteChunk, log };
+      const results = await recordMaintenanceStep(url, 'offload', () => offloadAll(options), judgeOffload, log);
       if (flags.json) printJson(results);
       else {
-        if (!results.length) console.log('no rotated log table is old enough: nothing to offload');
-        for (const r of results) console.log(r.outcome === 'offloaded' ? `${r.table}: ${r.rows} rows offloaded to ${r.file}, verified, dropped` : `${r.table}: FAILED at ${r.step}: ${r.error}`);
+        if (!results.length) console.log('no rotated log table and no history row is old enough: nothing to offload');
+        for (const r of results) console.log(describeOffloadResult(r));
       }
       const failed = results.filter((r) => r.outcome === 'failed');
-      if (failed.length) throw new OperationError(`${failed.length} table(s) not offloaded, nothing of them dropped; first: ${failed[0].error}`);
+      if (failed.length) throw new OperationError(`${failed.length} table(s) not offloaded, nothing of them dropped or deleted; first: ${failed[0].error}`);
     });
 
   withTargetOptions(maintenance.command('restore').description('load an offloaded dump back (restoring twice changes nothing)'))

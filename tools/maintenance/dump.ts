@@ -4,14 +4,14 @@ import { spawn } from 'child_process';
 import { createHash } from 'crypto';
 import fs from 'fs';
 import { pipeline } from 'stream/promises';
-import { Transform } from 'stream';
+import { Readable, Transform } from 'stream';
 import zlib from 'zlib';
 import { parseUrl } from '../sql/connection';
 import { ServerInfo } from '../sql/flavour';
 
 export class ToolMissingError extends Error {}
 
-function connectionArgs(url: string): { args: string[]; env: NodeJS.ProcessEnv } {
+export function connectionArgs(url: string): { args: string[]; env: NodeJS.ProcessEnv } {
   const target = parseUrl(url);
   const args = target.socketPath
     ? [`--socket=${target.socketPath}`, `--user=${target.user}`]
@@ -71,15 +71,36 @@ export async function dumpTable(server: ServerInfo, url: string, database: strin
 export async function dumpTables(server: ServerInfo, url: string, database: string, tables: string[], outFile: string,
   options: DumpOptions = {}): Promise<string> {
   if (!tables.length) throw new Error('no table to dump');
+  return dumpToFile(server, url, database, tables, outFile, options, '', []);
+}
+
+/**
+ * Dumps the rows of one table that match `where` (SQL, run by the dump tool in its consistent
+ * snapshot) so that the file can be restored into a database where the table already exists,
+ * holding other rows or some of these: the file creates the table only if it is missing (its DDL
+ * from SHOW CREATE TABLE) and inserts with INSERT IGNORE, so restoring it twice, or after a
+ * restore that was cut short, adds each row once. Every table this is used for has a primary key.
+ */
+export async function dumpTableRows(server: ServerInfo, url: string, database: string, table: string, createTable: string, where: string,
+  outFile: string, options: DumpOptions = {}): Promise<string> {
+  const create = createTable.replace(/^CREATE TABLE /, 'CREATE TABLE IF NOT EXISTS ');
+  if (create === createTable) throw new Error(`unexpected SHOW CREATE TABLE output for ${table}`);
+  const prelude = `/*!40101 SET NAMES utf8mb4 */;\n${create};\n`;
+  return dumpToFile(server, url, database, [table], outFile, options, prelude, ['--no-create-info', '--insert-ignore', `--where=${where}`]);
+}
+
+async function dumpToFile(server: ServerInfo, url: string, database: string, tables: string[], outFile: string,
+  options: DumpOptions, prelude: string, extraArgs: string[]): Promise<string> {
   const { args, env } = connectionArgs(url);
   const dumpArgs = [...args, '--single-transaction', '--skip-lock-tables', '--no-tablespaces', '--skip-add-drop-table',
-    '--hex-blob', '--tz-utc', '--skip-comments', '--default-character-set=utf8mb4', ...server.dumpOptions, database, ...tables];
+    '--hex-blob', '--tz-utc', '--skip-comments', '--default-character-set=utf8mb4', ...server.dumpOptions, ...extraArgs, database, ...tables];
   const tmp = `${outFile}.partial`;
   const hash = createHash('sha256');
   const { child, exited } = spawnTool(server.dumpCommand, dumpArgs, env);
   child.stdin.end();
   const out = fs.createWriteStream(tmp);
-  const written = pipeline(child.stdout, zlib.createGzip({ level: 1 }), hashing(hash), out);
+  const source = prelude ? Readable.from((async function* () { yield Buffer.from(prelude); yield* child.stdout; })()) : child.stdout;
+  const written = pipeline(source, zlib.createGzip({ level: 1 }), hashing(hash), out);
   try {
     if (options.onStarted) await options.onStarted();
     await Promise.all([exited, written]);
@@ -101,10 +122,20 @@ export async function sha256OfFile(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+export interface RestoreOptions {
+  /**
+   * Keep the restore out of the binary log (sql_log_bin = 0): for a throwaway verification copy,
+   * which replicas must not get and which then skips the binlog's write and sync (most of a
+   * restore's cost on a server with sync_binlog=1). Needs the privilege to set sql_log_bin.
+   */
+  skipBinlog?: boolean;
+}
+
 /** Restores a .sql.gz dump into a database with the server's own command-line client. */
-export async function restoreDump(server: ServerInfo, url: string, database: string, file: string): Promise<void> {
+export async function restoreDump(server: ServerInfo, url: string, database: string, file: string, options: RestoreOptions = {}): Promise<void> {
   const { args, env } = connectionArgs(url);
-  const { child, exited } = spawnTool(server.clientCommand, [...args, '--batch', '--default-character-set=utf8mb4', database], env);
+  const session = options.skipBinlog ? ['--init-command=SET SESSION sql_log_bin = 0'] : [];
+  const { child, exited } = spawnTool(server.clientCommand, [...args, '--batch', '--default-character-set=utf8mb4', ...session, database], env);
   child.stdout.resume();
   await Promise.all([exited, pipeline(fs.createReadStream(file), zlib.createGunzip(), child.stdin)]);
 }

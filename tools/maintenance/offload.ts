@@ -8,9 +8,10 @@ import { UserError } from '../errors';
 import { tableChecksum, TableChecksum } from './checksum';
 import { dumpTable, restoreDump, sha256OfFile } from './dump';
 import { LOG_TIME_COLUMN, rotatedLogTables, RotatedTable } from './log-tables';
+import { HistoryManifest, restoreHistoryRows } from './history-offload';
 import { DumpedTable, ensureWritableFolder, pauseIfAsked, requireTool, verifyDumpFile } from './verified-dump';
 
-export type OffloadStep = 'preflight' | 'checksum' | 'dump' | 'manifest' | 'verify' | 'drop';
+export type OffloadStep = 'preflight' | 'checksum' | 'dump' | 'manifest' | 'verify' | 'drop' | 'delete';
 
 export interface Manifest {
   format: 1;
@@ -44,6 +45,8 @@ export interface SetManifest {
 
 export interface OffloadResult {
   table: string;
+  /** What was offloaded: a whole rotated log table (dropped), or a history table's old rows (deleted). */
+  kind?: 'log-table' | 'history-rows';
   outcome: 'offloaded' | 'failed';
   step?: OffloadStep;
   error?: string;
@@ -72,25 +75,32 @@ export function parseAge(text: string): number {
   return Number(match[1]) * unit;
 }
 
-async function step<T>(table: string, name: OffloadStep, fn: () => Promise<T> | T): Promise<T> {
+export async function step<T>(table: string, name: OffloadStep, fn: () => Promise<T> | T, timings?: Record<string, number>): Promise<T> {
+  const started = Date.now();
   try {
     return await fn();
   } catch (err) {
     if (err instanceof OffloadStepError) throw err;
     throw new OffloadStepError(table, name, (err as Error).message);
+  } finally {
+    if (timings) timings[name] = (timings[name] ?? 0) + (Date.now() - started) / 1000;
   }
 }
 
 /** Restores the dump into a fresh throwaway database and checks it holds exactly the source's rows. */
-export async function verifyDump(server: ServerInfo, url: string, manifest: Manifest, file: string): Promise<void> {
+export async function verifyDump(server: ServerInfo, url: string, manifest: Manifest, file: string, timings?: Record<string, number>): Promise<void> {
   await verifyDumpFile(server, url, file, manifest.sha256, [{ table: manifest.table, rows: manifest.rows, checksum: manifest.checksum }],
-    { afterRestore: () => pauseIfAsked('verify') });
+    { afterRestore: () => pauseIfAsked('verify'), timings });
 }
 
 export interface OffloadOptions {
   url: string;
   outDir: string;
   olderThanMs: number;
+  /** History rows deleted per transaction once their dump is verified (default 5,000). */
+  deleteChunk?: number;
+  /** Seconds spent in each step, summed over the tables (the benchmark's profile). */
+  timings?: Record<string, number>;
   now?: Date;
   log?: (line: string) => void;
 }
@@ -112,7 +122,7 @@ export async function offloadRotatedLogs(options: OffloadOptions): Promise<Offlo
     for (const table of due) {
       options.log?.(`offloading ${table.table}`);
       try {
-        results.push(await offloadTable(conn, server, options.url, database, table, options.outDir));
+        results.push(await offloadTable(conn, server, options.url, database, table, options.outDir, options.timings));
       } catch (err) {
         const e = err as OffloadStepError;
         results.push({ table: table.table, outcome: 'failed', step: e.step ?? 'preflight', error: e.message, rows: 0 });
@@ -123,42 +133,45 @@ export async function offloadRotatedLogs(options: OffloadOptions): Promise<Offlo
 }
 
 async function offloadTable(conn: Connection, server: ServerInfo, url: string, database: string, rotated: RotatedTable,
-  outDir: string): Promise<OffloadResult> {
+  outDir: string, timings?: Record<string, number>): Promise<OffloadResult> {
   const table = rotated.table;
   const file = path.join(outDir, dumpFileName(table));
   const manifestFile = path.join(outDir, manifestFileName(table));
   const tool = await step(table, 'preflight', async () => {
     ensureWritableFolder(outDir);
     return requireTool(server.dumpCommand);
-  });
-  const source: TableChecksum = await step(table, 'checksum', () => tableChecksum(conn, database, table));
+  }, timings);
+  const source: TableChecksum = await step(table, 'checksum', () => tableChecksum(conn, database, table), timings);
 
   // A dump left by an earlier, interrupted run is reused when its manifest matches the rows
   // still in the table; verification below checks the file itself either way.
   let manifest = readManifest(manifestFile);
   if (!manifest || manifest.rows !== source.rows || manifest.checksum !== source.checksum || !fs.existsSync(file)) {
-    const sha256 = await step(table, 'dump', () => dumpTable(server, url, database, table, file, { onStarted: () => pauseIfAsked('dump') }));
+    const sha256 = await step(table, 'dump', () => dumpTable(server, url, database, table, file, { onStarted: () => pauseIfAsked('dump') }), timings);
     manifest = {
       format: 1, database, table, rows: source.rows, checksum: source.checksum, file: path.basename(file), sha256,
       range: { from: rotated.from.toISOString(), to: rotated.to.toISOString() },
       server: server.versionComment, tool, createdAt: new Date().toISOString(),
     };
     const written = manifest;
-    await step(table, 'manifest', () => {
-      fs.writeFileSync(`${manifestFile}.partial`, JSON.stringify(written, null, 2) + '\n');
-      fs.renameSync(`${manifestFile}.partial`, manifestFile);
-    });
+    await step(table, 'manifest', () => writeManifest(manifestFile, written), timings);
   }
   const verified = manifest;
-  await step(table, 'verify', () => verifyDump(server, url, verified, file));
+  await step(table, 'verify', () => verifyDump(server, url, verified, file, timings), timings);
   await pauseIfAsked('drop');
   await step(table, 'drop', async () => {
     // The rotated table takes no writes, but check anyway: what is dropped must be what was verified.
     const now = await tableChecksum(conn, database, table);
     if (now.rows !== verified.rows || now.checksum !== verified.checksum) throw new Error('the table changed after it was dumped; not dropping it');
     await conn.query(`DROP TABLE ${quoteIdentifier(table)}`);
-  });
-  return { table, outcome: 'offloaded', rows: source.rows, file };
+  }, timings);
+  return { table, kind: 'log-table', outcome: 'offloaded', rows: source.rows, file };
+}
+
+/** Writes a manifest under a temporary name, then renames it: a manifest on disk is always whole. */
+export function writeManifest(file: string, manifest: object): void {
+  fs.writeFileSync(`${file}.partial`, JSON.stringify(manifest, null, 2) + '\n');
+  fs.renameSync(`${file}.partial`, file);
 }
 
 export function readManifest<T = Manifest>(file: string): T | null {
@@ -199,6 +212,9 @@ export async function restoreOffloaded(url: string, dumpFile: string): Promise<R
   if (!manifest) throw new UserError(`${dumpFile}: its manifest ${path.basename(manifestFile)} is missing or unreadable`);
   const sha = await sha256OfFile(dumpFile);
   if (sha !== manifest.sha256) throw new UserError(`${dumpFile}: SHA-256 differs from the manifest (file damaged); nothing restored`);
+  if ('kind' in manifest && (manifest as unknown as HistoryManifest).kind === 'history-rows') {
+    return restoreHistoryRows(url, database, dumpFile, manifest as unknown as HistoryManifest);
+  }
   const tables = manifestTables(manifest);
   const label = 'kind' in manifest && manifest.kind === 'campaign-set' ? `campaign_${manifest.campaignId} set` : tables[0].table;
   const names = tables.map((t) => t.table);
