@@ -31,7 +31,9 @@
 --                 ix_batches_campaign (campaign_id, completed_at, lease_until)
 --               leases_expired: batches not completed whose lease ran out and that still hold
 --                 queue entries (a held entry sits at (run_type_id, lease_until, message_id), so
---                 each check is a primary-key prefix lookup); an expired batch whose messages were
+--                 each check is a primary-key prefix lookup, written as a scalar subquery in the
+--                 select list: as EXISTS in WHERE, MariaDB turned it into a semi-join that
+--                 materialised the whole queue); an expired batch whose messages were
 --                 all claimed again no longer counts: nothing is stuck behind it
 --               completed, sent, failed: messages reported by completed batches (completed
 --                 excludes those handed back as released; failed counts every failed try, also
@@ -106,8 +108,8 @@ BEGIN
     SET @reminderly_sql = CONCAT(
       'INSERT INTO health_campaign_queue (campaign_id, ready, expired_lease_messages, oldest_ready_at, leases_expired) ',
       'SELECT ?, COALESCE(SUM(q.batch_id IS NULL), 0), COALESCE(SUM(q.batch_id IS NOT NULL), 0), MIN(q.visible_at), ',
-      '(SELECT COUNT(*) FROM batches b WHERE b.campaign_id = ? AND b.completed_at IS NULL AND b.lease_until < ? ',
-      'AND EXISTS (SELECT 1 FROM `', v_queue, '` AS e WHERE e.run_type_id = b.run_type_id AND e.visible_at = b.lease_until AND e.batch_id = b.id)) ',
+      '(SELECT COALESCE(SUM((SELECT 1 FROM `', v_queue, '` AS e WHERE e.run_type_id = b.run_type_id AND e.visible_at = b.lease_until ',
+      'AND e.batch_id = b.id LIMIT 1) IS NOT NULL), 0) FROM batches b WHERE b.campaign_id = ? AND b.completed_at IS NULL AND b.lease_until < ?) ',
       'FROM `', v_queue, '` AS q WHERE q.run_type_id IN (', COALESCE(v_lanes, 'NULL'), ') AND q.visible_at <= ?');
     PREPARE reminderly_health_queue FROM @reminderly_sql;
     EXECUTE reminderly_health_queue USING @reminderly_campaign, @reminderly_campaign, @reminderly_now, @reminderly_now;
