@@ -15,7 +15,7 @@
 -- @example campaign_id=NULL window_minutes=15
 -- @example campaign_id=1 window_minutes=60
 -- @returns campaigns: campaign_id BIGINT UNSIGNED, name VARCHAR(200), state VARCHAR(16), ready BIGINT UNSIGNED,
---            claimed BIGINT UNSIGNED, completed BIGINT UNSIGNED, sent BIGINT UNSIGNED, failed BIGINT UNSIGNED,
+--            claimed BIGINT UNSIGNED, completed BIGINT UNSIGNED, sent BIGINT UNSIGNED, failed BIGINT UNSIGNED, retried BIGINT UNSIGNED,
 --            oldest_ready_at DATETIME(3) NULL, oldest_ready_seconds BIGINT NULL, leases_open BIGINT UNSIGNED,
 --            leases_expired BIGINT UNSIGNED, expired_lease_messages BIGINT UNSIGNED, claimed_in_window BIGINT UNSIGNED,
 --            batches_in_window BIGINT UNSIGNED, window_minutes INT
@@ -35,10 +35,14 @@
 --                 select list: as EXISTS in WHERE, MariaDB turned it into a semi-join that
 --                 materialised the whole queue); an expired batch whose messages were
 --                 all claimed again no longer counts: nothing is stuck behind it
---               completed, sent, failed: messages reported by completed batches (completed
---                 excludes those handed back as released; failed counts every failed try, also
---                 those retried), from batches by ix_batches_campaign and batches_history by
---                 ix_batches_history_campaign: one index entry per batch, not per message
+--               completed, sent, failed, retried: outcomes reported by completed batches:
+--                 completed = messages finished (every outcome except released and failures
+--                 scheduled for a retry), sent = 'sent' outcomes, failed = failures with no retry
+--                 left, retried = failures scheduled for a retry (tries, not messages); from
+--                 batches by ix_batches_campaign and batches_history by ix_batches_history_campaign
+--                 (one index entry per batch, not per message). batches_history has no
+--                 retry/released counts, so a moved batch counts all its messages as completed
+--                 and all its failures as final
 --               claimed_in_window, batches_in_window: messages and batches claimed in the last
 --                 p_window_minutes, by ix_batches_campaign_claimed (indexes/V0051), covering
 --             Cost: proportional to each campaign's claimable backlog, open/expired batches and
@@ -47,7 +51,7 @@
 --                               active (or upgrading) at the pipeline's template version
 --             p_window_minutes  1 to 1440: the claim-rate window
 -- Result set: one row per campaign, by campaign_id: campaign_id, name, state (the campaign's),
---             ready, claimed, completed, sent, failed, oldest_ready_at (NULL when nothing is
+--             ready, claimed, completed, sent, failed, retried, oldest_ready_at (NULL when nothing is
 --             claimable), oldest_ready_seconds (its age on the server's clock), leases_open,
 --             leases_expired, expired_lease_messages, claimed_in_window, batches_in_window,
 --             window_minutes
@@ -120,7 +124,7 @@ BEGIN
   SELECT h.campaign_id, c.name, CAST(c.state AS CHAR(16)) AS state, h.ready,
          (SELECT CAST(COALESCE(SUM(b.message_count), 0) AS UNSIGNED) FROM batches b
            WHERE b.campaign_id = h.campaign_id AND b.completed_at IS NULL AND b.lease_until >= v_now) AS claimed,
-         (SELECT CAST(COALESCE(SUM(b.message_count - b.released_count), 0) AS UNSIGNED) FROM batches b
+         (SELECT CAST(COALESCE(SUM(b.message_count - b.released_count - b.retry_count), 0) AS UNSIGNED) FROM batches b
            WHERE b.campaign_id = h.campaign_id AND b.completed_at IS NOT NULL)
            + (SELECT CAST(COALESCE(SUM(bh.message_count), 0) AS UNSIGNED) FROM batches_history bh
                WHERE bh.campaign_id = h.campaign_id AND bh.completed_at IS NOT NULL) AS completed,
@@ -128,10 +132,12 @@ BEGIN
            WHERE b.campaign_id = h.campaign_id AND b.completed_at IS NOT NULL)
            + (SELECT CAST(COALESCE(SUM(bh.sent_count), 0) AS UNSIGNED) FROM batches_history bh
                WHERE bh.campaign_id = h.campaign_id AND bh.completed_at IS NOT NULL) AS sent,
-         (SELECT CAST(COALESCE(SUM(b.failed_count), 0) AS UNSIGNED) FROM batches b
+         (SELECT CAST(COALESCE(SUM(b.failed_count - b.retry_count), 0) AS UNSIGNED) FROM batches b
            WHERE b.campaign_id = h.campaign_id AND b.completed_at IS NOT NULL)
            + (SELECT CAST(COALESCE(SUM(bh.failed_count), 0) AS UNSIGNED) FROM batches_history bh
                WHERE bh.campaign_id = h.campaign_id AND bh.completed_at IS NOT NULL) AS failed,
+         (SELECT CAST(COALESCE(SUM(b.retry_count), 0) AS UNSIGNED) FROM batches b
+           WHERE b.campaign_id = h.campaign_id AND b.completed_at IS NOT NULL) AS retried,
          h.oldest_ready_at,
          CAST(TIMESTAMPDIFF(SECOND, h.oldest_ready_at, v_now) AS SIGNED) AS oldest_ready_seconds,
          (SELECT CAST(COUNT(*) AS UNSIGNED) FROM batches b

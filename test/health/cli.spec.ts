@@ -1,5 +1,6 @@
 // `reminderly-db health` as cron or CI runs it: exit 0 healthy, 2 naming each breached alarm.
 import { expect } from 'chai';
+import { createThrowawayDatabase } from '../../tools/harness/database';
 import { Connection } from '../../tools/sql/connection';
 import { runCli } from '../helpers/cli';
 import { claimBatch } from '../helpers/routine-calls';
@@ -90,10 +91,18 @@ describe('reminderly-db health', () => {
     expect(health('--oldest-ready-minutes', 'off', '--expired-leases', 'off', '--offload-failed', 'false').code).to.equal(0);
   });
 
-  it('exits 2 when the database cannot be reached, 1 for a mistake', () => {
+  it('exits 2 when the database cannot be reached or read, 1 for a mistake', async () => {
     const down = runCli(['health', '--url', 'mysql://root@127.0.0.1:1/nowhere']);
     expect(down.code).to.equal(2);
     expect(down.stderr).to.match(/^reminderly-db: health: cannot connect to mysql:\/\/root@127.0.0.1:1\/nowhere: .*\n$/);
+    const empty = await createThrowawayDatabase('health_empty');
+    try {
+      const unmigrated = runCli(['health', '--url', empty.url]);
+      expect(unmigrated.code).to.equal(2);
+      expect(unmigrated.stderr).to.match(/^reminderly-db: health: ER_\w+ .*\n$/);
+    } finally {
+      await empty.drop();
+    }
     for (const args of [['--window', '0m'], ['--expired-leases', 'many'], ['--json', '--prometheus']]) {
       const r = health(...args);
       expect(r.code, args.join(' ')).to.equal(1);

@@ -4,7 +4,7 @@
 // against MYSQL_URL (default the local MariaDB); it creates and drops its own throwaway database.
 import { createThrowawayDatabase } from '../../tools/harness/database';
 import { migrateDatabase } from '../../tools/harness/migrated';
-import { readHealthMetrics } from '../../tools/health/metrics';
+import { readCampaignMetrics, readHealthMetrics, readHistoryTableMetrics, readLogTableMetrics, readMaintenanceRuns } from '../../tools/health/metrics';
 import { claimBatch } from '../helpers/routine-calls';
 import { createCampaign, insertMessages, seedCompany } from '../pipeline/helpers';
 
@@ -29,9 +29,19 @@ async function main(): Promise<void> {
       const ms = Number(process.hrtime.bigint() - t) / 1e6;
       console.log(`run ${run}: ${m.campaigns.length} campaigns, ${m.server.historyTables.reduce((n, h) => n + h.tables, 0)} history tables: ${ms.toFixed(0)} ms`);
     }
+    const parts: [string, () => Promise<unknown>][] = [
+      ['health_campaigns', () => readCampaignMetrics(conn, 15)], ['log tables', () => readLogTableMetrics(conn)],
+      ['history tables', () => readHistoryTableMetrics(conn)], ['maintenance runs', () => readMaintenanceRuns(conn)],
+    ];
+    for (const [name, read] of parts) {
+      const t = process.hrtime.bigint();
+      await read();
+      console.log(`  ${name}: ${(Number(process.hrtime.bigint() - t) / 1e6).toFixed(0)} ms`);
+    }
     await conn.end();
   } finally {
-    await db.drop();
+    if (process.env.KEEP) console.log(`kept ${db.url} (drop it yourself)`);
+    else await db.drop();
   }
 }
 

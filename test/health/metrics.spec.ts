@@ -36,10 +36,10 @@ describe('health metrics', () => {
     await sleep(1100);
 
     const m = await metricsOf(busy);
-    // 10 marked ready: 3 completed (the failure waits in the retry lane, not claimable yet),
+    // 10 marked ready: 3 in a completed batch (2 sent, finished; the failure waits in the retry lane, not claimable yet),
     // 2 held by an open lease, 1 held by an expired one (claimable again), 4 untouched; packet 2 is not ready.
     expect(m).to.deep.include({
-      campaignId: busy, name: 'busy', state: 'active', ready: 4, claimed: 2, completed: 3, sent: 2, failed: 1,
+      campaignId: busy, name: 'busy', state: 'active', ready: 4, claimed: 2, completed: 2, sent: 2, failed: 0, retried: 1,
       leasesOpen: 1, leasesExpired: 1, expiredLeaseMessages: 1, claimedInWindow: 6, batchesInWindow: 3, claimRatePerMinute: 0.4,
     });
     expect(m.oldestReadySeconds).to.be.within(0, 600);
@@ -58,10 +58,14 @@ describe('health metrics', () => {
   });
 
   it('stops counting an expired lease once its messages are claimed again', async () => {
-    await claimBatch(conn, { campaignId: busy, runType: 'immediate', worker: 'w', maxRows: 100, leaseSeconds: 60 });
+    const all = await claimBatch(conn, { campaignId: busy, runType: 'immediate', worker: 'w', maxRows: 100, leaseSeconds: 60 });
     expect(await metricsOf(busy)).to.deep.include({
       ready: 0, claimed: 7, leasesOpen: 2, leasesExpired: 0, expiredLeaseMessages: 0, oldestReadyAt: null, claimedInWindow: 11,
     });
+    // With one attempt allowed, a failure is final: completed and failed, not retried.
+    await conn.query("UPDATE run_types SET max_attempts = 1 WHERE code = 'retry'");
+    await completeBatch(conn, all.batch!.batchId, all.messages.map((m, i) => ({ message_id: m.messageId, status: i === 0 ? 'failed' : 'sent' })));
+    expect(await metricsOf(busy)).to.deep.include({ claimed: 2, completed: 7, sent: 6, failed: 1, retried: 1, leasesOpen: 1 });
   });
 
   it('reads one campaign, and refuses a bad window or an unknown campaign', async () => {

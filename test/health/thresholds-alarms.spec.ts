@@ -8,7 +8,7 @@ import { parseWindow } from '../../tools/health/command';
 import { parsePrometheus } from './prometheus';
 
 const campaign = (over: Partial<CampaignMetrics> = {}): CampaignMetrics => ({
-  campaignId: 12, name: 'c', state: 'active', ready: 5, claimed: 2, completed: 10, sent: 9, failed: 1,
+  campaignId: 12, name: 'c', state: 'active', ready: 5, claimed: 2, completed: 10, sent: 9, failed: 1, retried: 2,
   oldestReadyAt: '2026-01-01T00:00:00.000Z', oldestReadySeconds: 60, leasesOpen: 1, leasesExpired: 0, expiredLeaseMessages: 0,
   claimedInWindow: 30, batchesInWindow: 3, claimRatePerMinute: 2, ...over,
 });

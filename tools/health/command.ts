@@ -53,6 +53,11 @@ export function registerHealthCommands(program: Command): void {
     let metrics;
     try {
       metrics = await readHealthMetrics(conn, { windowMinutes, replicaUrls });
+    } catch (err) {
+      // A server error while reading (connection lost, routine missing before `migrate up`) is an
+      // operational failure: one line, exit 2, as cron and monitors expect.
+      const e = err as { code?: string; sqlMessage?: string };
+      throw e.sqlMessage || e.code ? new OperationError(`health: ${e.code ?? ''} ${e.sqlMessage ?? (err as Error).message}`.replace(/\s+/g, ' ')) : err;
     } finally {
       await conn.end().catch(() => conn.destroy());
     }

@@ -43,7 +43,7 @@ export function formatText(report: HealthReport): string {
   lines.push('', `database ${report.server.database}, measured ${report.server.measuredAt}`);
   lines.push(`campaigns (${report.campaigns.length}; claim rate over ${report.windowMinutes} min):`);
   for (const c of report.campaigns) {
-    lines.push(`  ${c.campaignId} ${c.name}: ready ${c.ready}, claimed ${c.claimed}, completed ${c.completed} (sent ${c.sent}, failed ${c.failed}), `
+    lines.push(`  ${c.campaignId} ${c.name}: ready ${c.ready}, claimed ${c.claimed}, completed ${c.completed} (sent ${c.sent}, failed ${c.failed}; ${c.retried} retried), `
       + `oldest ready ${age(c.oldestReadySeconds)}, leases open ${c.leasesOpen} / expired ${c.leasesExpired}, ${c.claimRatePerMinute} claimed/min`);
   }
   lines.push('log tables:');
@@ -95,9 +95,10 @@ export function formatPrometheus(report: HealthReport): string {
   family('health_alarm', 'A breached alarm (1 per alarm and subject)', report.alarms.map((a) => ({ labels: { alarm: a.name, subject: a.subject }, value: 1 })));
   perCampaign('campaign_ready_messages', 'Messages claimable now, held by nobody', (c) => c.ready);
   perCampaign('campaign_claimed_messages', 'Messages held by batches whose lease runs', (c) => c.claimed);
-  perCampaign('campaign_completed_messages', 'Messages reported by completed batches (released excluded), history included', (c) => c.completed);
+  perCampaign('campaign_completed_messages', 'Messages finished by completed batches (released and retried excluded), history included', (c) => c.completed);
   perCampaign('campaign_sent_messages', 'Messages reported sent', (c) => c.sent);
-  perCampaign('campaign_failed_messages', 'Failed tries reported (retried ones included)', (c) => c.failed);
+  perCampaign('campaign_failed_messages', 'Messages failed with no retry left', (c) => c.failed);
+  perCampaign('campaign_retried_tries', 'Failed tries scheduled for a retry', (c) => c.retried);
   perCampaign('campaign_oldest_ready_seconds', 'Age of the oldest claimable message', (c) => c.oldestReadySeconds);
   perCampaign('campaign_open_leases', 'Batches not completed whose lease runs', (c) => c.leasesOpen);
   perCampaign('campaign_expired_leases', 'Batches whose lease ran out while still holding messages', (c) => c.leasesExpired);

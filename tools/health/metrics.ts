@@ -20,10 +20,13 @@ export interface CampaignMetrics {
   ready: number;
   /** Held by batches whose lease runs. */
   claimed: number;
-  /** Reported by completed batches (released ones excluded), history included. */
+  /** Finished by completed batches (released ones and failures retried excluded), history included. */
   completed: number;
   sent: number;
+  /** Failures with no retry left. */
   failed: number;
+  /** Failed tries scheduled for a retry. */
+  retried: number;
   /** visible_at of the oldest claimable entry (ISO, UTC), null when none. */
   oldestReadyAt: string | null;
   oldestReadySeconds: number | null;
@@ -116,6 +119,7 @@ export async function readCampaignMetrics(conn: Connection, windowMinutes: numbe
     completed: num(r.completed),
     sent: num(r.sent),
     failed: num(r.failed),
+    retried: num(r.retried),
     oldestReadyAt: iso(r.oldest_ready_at),
     oldestReadySeconds: numOrNull(r.oldest_ready_seconds),
     leasesOpen: num(r.leases_open),
