@@ -1,7 +1,7 @@
 // The metrics `health` reads, against what the test set up on the real server.
 import { expect } from 'chai';
-import { readCampaignMetrics, readReplicaMetrics, readServerMetrics } from '../../tools/health/metrics';
-import { Connection, queryRows } from '../../tools/sql/connection';
+import { readCampaignMetrics, readHistoryTableMetrics, readReplicaMetrics, readServerMetrics } from '../../tools/health/metrics';
+import { connect, Connection, queryRows } from '../../tools/sql/connection';
 import { claimBatch, completeBatch } from '../helpers/routine-calls';
 import { Company, createCampaign, expectSignal, insertMessages, seedCompany, sleep, tableName, usePipelineDatabase } from '../pipeline/helpers';
 
@@ -93,6 +93,27 @@ describe('health metrics', () => {
     expect(server.maintenance.history).to.equal(null);
     await conn.query("INSERT INTO maintenance_runs (step, started_at, finished_at, ok) VALUES ('offload', NOW(3), NOW(3), 1)");
     expect((await readServerMetrics(conn, [])).maintenance.offload!.ok).to.equal(true);
+  });
+
+  it('reads history sizes from information_schema for a user who may not read mysql.innodb_table_stats', async () => {
+    const user = `rdbt_health_${process.pid}`;
+    await conn.query(`CREATE USER '${user}'@'%' IDENTIFIED BY 'health-pw'`);
+    try {
+      await conn.query(`GRANT SELECT ON \`${db.name}\`.* TO '${user}'@'%'`);
+      const url = new URL(db.url);
+      url.username = user;
+      url.password = 'health-pw';
+      const limited = await connect(url.toString());
+      try {
+        const kinds = (await readHistoryTableMetrics(limited)).map((h) => `${h.kind}:${h.tables}`);
+        expect(kinds).to.deep.equal((await readHistoryTableMetrics(conn)).map((h) => `${h.kind}:${h.tables}`));
+        expect(kinds).to.include('campaign_N_messages_history:2');
+      } finally {
+        await limited.end();
+      }
+    } finally {
+      await conn.query(`DROP USER '${user}'@'%'`);
+    }
   });
 
   it('reports a replica it cannot reach, and a server that is not a replica, without failing', async () => {
