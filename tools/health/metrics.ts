@@ -10,7 +10,7 @@
 // latest maintenance_runs row per step by ix_maintenance_runs_step_started.
 import { readReplicaStatus } from '../../bindings/replica-status';
 import { connect, Connection, queryRows, quoteIdentifier, redactUrl } from '../sql/connection';
-import { LOG_TIME_COLUMN, liveLogTables, rotatedLogTables } from '../maintenance/log-tables';
+import { isLiveLogTable, LOG_TIME_COLUMN, parseRotatedTableName, RotatedTable } from '../maintenance/log-tables';
 
 export interface CampaignMetrics {
   campaignId: number;
@@ -139,11 +139,17 @@ async function tableSizes(conn: Connection, pattern: string): Promise<Map<string
   return new Map(rows.map((r) => [String(r.name), { rows: num(r.est_rows), bytes: num(r.bytes) }]));
 }
 
+/**
+ * The log tables are listed from information_schema.TABLES by name, and told live from rotated by
+ * log-tables.ts's naming; not by its liveLogTables/rotatedLogTables, whose information_schema.COLUMNS
+ * read (every table carrying logged_at) took ~0.7 s of a 2.5 s run over 1,000 campaigns' 9,000 tables.
+ */
 export async function readLogTableMetrics(conn: Connection): Promise<LogTableMetrics[]> {
   const sizes = await tableSizes(conn, 'log\\_%');
   const size = (table: string) => sizes.get(table) ?? { rows: 0, bytes: 0 };
+  const names = [...sizes.keys()].sort();
   const result: LogTableMetrics[] = [];
-  for (const table of await liveLogTables(conn)) {
+  for (const table of names.filter(isLiveLogTable)) {
     // MIN over the logged_at index: one index dive ("Select tables optimized away").
     const [oldest] = await queryRows<Row>(conn,
       `SELECT MIN(${LOG_TIME_COLUMN}) AS oldest, TIMESTAMPDIFF(SECOND, MIN(${LOG_TIME_COLUMN}), NOW(3)) AS age FROM ${quoteIdentifier(table)}`);
@@ -152,7 +158,7 @@ export async function readLogTableMetrics(conn: Connection): Promise<LogTableMet
       oldestRowAt: iso(oldest.oldest), oldestRowSeconds: numOrNull(oldest.age),
     });
   }
-  for (const rotated of await rotatedLogTables(conn)) {
+  for (const rotated of names.map(parseRotatedTableName).filter((r): r is RotatedTable => r !== null)) {
     result.push({
       table: rotated.table, base: rotated.base, rotated: true, rowsEstimate: size(rotated.table).rows, bytes: size(rotated.table).bytes,
       oldestRowAt: null, oldestRowSeconds: null,
