@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     }
     await conn.end();
   } finally {
-    if (process.env.KEEP) console.log(`kept ${db.url} (drop it yourself)`);
+    if (process.env.KEEP) console.log(`kept ${db.url} (drop it when done; the test harness drops it as stale at its next run)`);
     else await db.drop();
   }
 }
