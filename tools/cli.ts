@@ -6,6 +6,7 @@ import { registerBenchCommands } from './bench/command';
 import { registerCampaignCommands } from './campaigns/command';
 import { registerCodegenCommands } from './codegen/command';
 import { registerDemoCommands } from './demo/command';
+import { registerHealthCommands } from './health/command';
 import { registerMaintenanceCommands } from './maintenance/command';
 import { registerMessagesCommands } from './pipeline/command';
 import { registerMigrateCommands } from './migrate/command';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerPlanCommands(program);
   registerBenchCommands(program);
   registerUsersCommands(program);
+  registerHealthCommands(program);
   return program;
 }
 

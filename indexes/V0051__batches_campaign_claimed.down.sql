@@ -1,0 +1,1 @@
+ALTER TABLE batches DROP KEY ix_batches_campaign_claimed;
