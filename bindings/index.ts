@@ -10,6 +10,7 @@ export * from './campaign-table';
 export * from './campaign-table-name';
 export * from './claim-batch';
 export * from './complete-batch';
+export * from './health-campaigns';
 export * from './history-move';
 export * from './history-move-preview';
 export * from './mark-packet-ready';
