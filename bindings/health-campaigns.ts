@@ -36,7 +36,7 @@ export interface HealthCampaignsResult {
 
 const spec: ProcedureSpec = {
   name: 'health_campaigns',
-  readOnly: false,
+  readOnly: true,
   params: [
     { name: 'p_campaign_id', prop: 'campaignId', mode: 'IN', kind: 'bigint' },
     { name: 'p_window_minutes', prop: 'windowMinutes', mode: 'IN', kind: 'int' },
@@ -72,7 +72,7 @@ const spec: ProcedureSpec = {
 /**
  * health_campaigns: the queue and batch metrics of every active campaign (or one), for `reminderly-db health`.
  *
- * CALL health_campaigns; may write (MODIFIES SQL DATA).
+ * CALL health_campaigns; reads only (READS SQL DATA).
  * Throws RoutineError when the routine signals SQLSTATE 45xxx.
  */
 export async function healthCampaigns(db: CallTarget, args: HealthCampaignsArgs, options?: CallOptions): Promise<HealthCampaignsResult> {
@@ -80,5 +80,5 @@ export async function healthCampaigns(db: CallTarget, args: HealthCampaignsArgs,
 }
 healthCampaigns.routine = 'health_campaigns' as const;
 healthCampaigns.kind = 'procedure' as const;
-healthCampaigns.readOnly = false as const;
-healthCampaigns.sqlDataAccess = 'MODIFIES SQL DATA' as const;
+healthCampaigns.readOnly = true as const;
+healthCampaigns.sqlDataAccess = 'READS SQL DATA' as const;

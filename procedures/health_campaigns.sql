@@ -57,12 +57,14 @@
 --             window_minutes
 -- Errors:     SQLSTATE 45000 'health_campaigns: window_minutes must be between 1 and 1440';
 --             with a campaign_id, the checks of pipeline_check_campaign.
--- Declared MODIFIES SQL DATA because it fills a session temporary table; that also keeps the
--- bindings' router from sending it to a replica, whose queue would be behind the primary's.
+-- Declared READS SQL DATA: the only table it writes is a session temporary table, which read_only
+-- servers allow too, so the reporting user may call it and a router may send it to a replica
+-- (figures then lag by the replica's lag: pass { route: 'primary' } for live ones;
+-- `reminderly-db health` reads the primary).
 DROP PROCEDURE IF EXISTS health_campaigns;
 DELIMITER $$
 CREATE PROCEDURE health_campaigns(IN p_campaign_id BIGINT UNSIGNED, IN p_window_minutes INT)
-    MODIFIES SQL DATA
+    READS SQL DATA
 BEGIN
   DECLARE v_company_id BIGINT UNSIGNED;
   DECLARE v_needed INT UNSIGNED;

@@ -117,7 +117,7 @@ describe('users apply: least-privilege database users', function () {
     const report = await migrateUp({ url: urlAs(db, account('migrator'), environment), quiet: true });
     expect(report.ok, JSON.stringify(report.results.filter((r) => r.outcome === 'failed'))).to.equal(true);
     expect(report.notes).to.include(`routine grants restored: 5 for ${account('application').user}`);
-    expect(report.notes).to.include(`routine grants restored: 1 for ${account('reporting').user}`);
+    expect(report.notes).to.include(`routine grants restored: 2 for ${account('reporting').user}`);
     company = await seedCompany(root, 20);
     campaign = await createCampaign(root, company.companyId);
     await insertMessages(root, campaign, { count: 10, packet: 1, contacts: company.contactIds });
@@ -182,10 +182,13 @@ describe('users apply: least-privilege database users', function () {
     expect(Number(n), 'the set is still there').to.equal(1);
   });
 
-  it('reporting: calls campaign_summary; cannot claim, write or create anything', async () => {
+  it('reporting: calls campaign_summary and health_campaigns; cannot claim, write or create anything', async () => {
     const reporting = await loginAs('reporting');
     const [sets] = await reporting.query('CALL campaign_summary(?, ?)', [company.allowedUser, campaign]) as unknown as [unknown[][]];
     expect(sets[0]).to.be.an('array').that.is.not.empty;
+    // health_campaigns fills a session temporary table with the definer's rights: the monitor needs no write grant.
+    const [health] = await reporting.query('CALL health_campaigns(?, 15)', [campaign]) as unknown as [Record<string, unknown>[][]];
+    expect(health[0].map((r) => Number(r.campaign_id))).to.deep.equal([campaign]);
     await expectDenied(reporting, "CALL claim_batch(?, 'immediate', 'r', 10, 60)", [campaign]);
     await expectDenied(reporting, 'CALL mark_packet_ready(?, ?, ?)', [company.allowedUser, campaign, 1]);
     await expectDenied(reporting, "INSERT INTO companies (name) VALUES ('x')");

@@ -14,6 +14,10 @@ import { generateCoreData, insertCampaign, seededRandom } from '../campaigns/gen
 import { moveSetHistory } from '../maintenance/history';
 import { rotateLogTables } from '../maintenance/log-tables';
 import { offloadRotatedLogs } from '../maintenance/offload';
+import { evaluateAlarms } from '../health/alarms';
+import { DEFAULT_WINDOW_MINUTES } from '../health/command';
+import { readHealthMetrics } from '../health/metrics';
+import { DEFAULT_THRESHOLDS } from '../health/thresholds';
 import { migrateUp, assertMigrated } from '../migrate/migrator';
 import { loadMessages } from '../pipeline/loader';
 import { withDeadlockRetry } from '../pipeline/retry';
@@ -46,6 +50,8 @@ export interface DemoSummary {
   steps: StepFigure[];
   campaigns: { campaignId: number; name: string; byStatus: CampaignSummaryStatusesRow[]; queue: CampaignSummaryOverviewRow | null }[];
   offloaded: string[];
+  /** Alarms `reminderly-db health` raises on the demo database at the end, with default thresholds. */
+  alarms: string[];
 }
 
 const CAMPAIGNS = ['Spring check-up reminders', 'Service satisfaction survey', 'Review request'];
@@ -268,7 +274,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
       const summary = await campaignSummary(conn, { userId: data.adminUserId, campaignId });
       campaigns.push({ campaignId, name: CAMPAIGNS[i], byStatus: summary.statuses, queue: summary.overview[0] ?? null });
     }
-    return { server: `${server.flavour} ${server.version}`, database: DEMO_DATABASE, steps, campaigns, offloaded };
+    // What an operator's `reminderly-db health` would say now: the workers drained every queue.
+    const alarms = evaluateAlarms(await readHealthMetrics(conn, { windowMinutes: DEFAULT_WINDOW_MINUTES, replicaUrls: [] }), DEFAULT_THRESHOLDS)
+      .map((a) => a.message);
+    return { server: `${server.flavour} ${server.version}`, database: DEMO_DATABASE, steps, campaigns, offloaded, alarms };
   } finally {
     await conn.end();
   }
@@ -292,5 +301,7 @@ export function formatSummary(summary: DemoSummary): string {
     }
   }
   if (summary.offloaded.length) lines.push(`\noffloaded and verified: ${summary.offloaded.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
+  lines.push(`\nhealth (default thresholds): ${summary.alarms.length ? `${summary.alarms.length} alarm(s)\n  ${summary.alarms.join('\n  ')}` : 'no alarm'}`
+    + ` — every metric: reminderly-db health --url <server>/${summary.database} --json`);
   return lines.join('\n');
 }
