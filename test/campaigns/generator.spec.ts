@@ -8,6 +8,7 @@ import { discoverMigrations } from '../../tools/migrate/sources';
 import { runSqlFile } from '../../tools/sql/runner';
 import { Connection, queryRows } from '../../tools/sql/connection';
 import { UserError } from '../../tools/errors';
+import { rejection } from '../helpers/rejection';
 
 /** The data model's versions: core schema (V0001-V0009), templates (V0010-V0019), reference data (V0020-V0029). */
 const DATA_MODEL_LAST_VERSION = 29;
@@ -60,15 +61,6 @@ async function counts(conn: Connection): Promise<Record<string, number>> {
 
 function plain(data: GeneratedData): unknown {
   return JSON.parse(JSON.stringify(data, (_, v) => (v instanceof Map ? [...v.entries()] : v)));
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('seeded data generator', () => {

@@ -5,15 +5,7 @@ import { UserError } from '../../tools/errors';
 import { withConnection, withDatabase } from '../../tools/sql/connection';
 import { detectServer, ServerInfo } from '../../tools/sql/flavour';
 import { ClientFailedError, findOnPath, runWithClient } from '../../tools/sql/client';
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection } from '../helpers/rejection';
 
 describe('sql client', function () {
   this.timeout(60_000);

@@ -10,15 +10,7 @@ import { UserError } from '../../tools/errors';
 import { detectServer } from '../../tools/sql/flavour';
 import { SqlSplitError, splitSql, SqlStatement } from '../../tools/sql/splitter';
 import { detectClientDialect, readSqlFile, runSqlFile, runStatements, SqlRunError } from '../../tools/sql/runner';
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection } from '../helpers/rejection';
 
 async function tableExists(conn: Connection, table: string): Promise<boolean> {
   const rows = await queryRows(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [table]);

@@ -3,24 +3,15 @@
 import { Connection, queryRows } from '../sql/connection';
 import { ServerInfo } from '../sql/flavour';
 import { splitSql } from '../sql/splitter';
-import { normaliseMariadb, normaliseMysql, RawPlanRow, TableKind } from './normalise';
+import { normaliseMariadb, normaliseMysql, RawPlanRow } from './normalise';
 import { normaliseCampaignName, TableReference, tableReferences } from './sqltext';
 
-export interface PlanRow {
-  select: number;
+/** EXPLAIN's row named by table: RawPlanRow's alias-based `name` resolved to the table it reads. */
+export interface PlanRow extends Omit<RawPlanRow, 'name'> {
   /** The table read: its name (campaign tables as campaign_N_<kind>), or <derivedN>, <unionM,N>, JSON_TABLE, '-'. */
   table: string;
   /** The alias the statement gives it, when not the table's own name. */
   alias?: string;
-  kind: TableKind;
-  access: string;
-  index: string | null;
-  indexes: string[];
-  rows: number | null;
-  filesort: boolean;
-  temporary: boolean;
-  write?: 'insert' | 'update' | 'delete';
-  note?: string;
   /** The physical table (campaign id included), for size and index lookups; null for anything but a base table. */
   physical: string | null;
 }
