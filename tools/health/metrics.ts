@@ -11,6 +11,7 @@
 import { readReplicaStatus } from '../../bindings/replica-status';
 import { connect, Connection, queryRows, quoteIdentifier, redactUrl } from '../sql/connection';
 import { isLiveLogTable, LOG_TIME_COLUMN, parseRotatedTableName, RotatedTable } from '../maintenance/log-tables';
+import { latestRun, MAINTENANCE_STEPS, MaintenanceStep } from '../maintenance/runs';
 
 export interface CampaignMetrics {
   campaignId: number;
@@ -98,9 +99,6 @@ export interface HealthMetrics {
   campaigns: CampaignMetrics[];
 }
 
-/** The steps tools/maintenance records in maintenance_runs (schema/V0050). */
-export const MAINTENANCE_STEPS = ['history', 'rotate-logs', 'offload', 'run'] as const;
-export type MaintenanceStep = (typeof MAINTENANCE_STEPS)[number];
 
 type Row = Record<string, unknown>;
 
@@ -202,11 +200,10 @@ export async function readHistoryTableMetrics(conn: Connection): Promise<History
 export async function readMaintenanceRuns(conn: Connection): Promise<Record<MaintenanceStep, MaintenanceRunMetrics | null>> {
   const runs = {} as Record<MaintenanceStep, MaintenanceRunMetrics | null>;
   for (const step of MAINTENANCE_STEPS) {
-    const [last] = await queryRows<Row>(conn,
-      'SELECT step, started_at, finished_at, ok, detail FROM maintenance_runs WHERE step = ? ORDER BY started_at DESC, id DESC LIMIT 1', [step]);
+    const last = await latestRun(conn, step);
     runs[step] = last ? {
-      step, startedAt: iso(last.started_at)!, finishedAt: iso(last.finished_at),
-      ok: last.ok === null ? null : Number(last.ok) === 1, detail: last.detail === null ? null : String(last.detail),
+      step, startedAt: iso(last.startedAt)!, finishedAt: iso(last.finishedAt),
+      ok: last.ok === null ? null : last.ok === 1, detail: last.detail === null ? null : String(last.detail),
     } : null;
   }
   return runs;

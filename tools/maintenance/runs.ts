@@ -2,10 +2,11 @@
 // and sets ok, finished_at and a short detail when it ends, so `reminderly-db health` can alarm
 // on a failed or stuck step without reading cron mail. A row left with ok NULL is a killed run.
 // Times are the server's CURRENT_TIMESTAMP (the column default), so health compares like with like.
-import { queryRows, withConnection } from '../sql/connection';
+import { Connection, queryRows, withConnection } from '../sql/connection';
 
-/** The step names health reads: exactly these. */
-export type MaintenanceStep = 'history' | 'rotate-logs' | 'offload' | 'run';
+/** The step names recorded in maintenance_runs, which health reads: exactly these. */
+export const MAINTENANCE_STEPS = ['history', 'rotate-logs', 'offload', 'run'] as const;
+export type MaintenanceStep = (typeof MAINTENANCE_STEPS)[number];
 
 export interface StepOutcome {
   ok: boolean;
@@ -69,11 +70,9 @@ export interface RecordedRun {
 }
 
 /** The latest row of a step (what health reads), or null. */
-export async function latestRun(url: string, step: MaintenanceStep): Promise<RecordedRun | null> {
-  return withConnection(url, async (conn) => {
-    const [row] = await queryRows<RecordedRun>(conn,
-      `SELECT id, step, started_at AS startedAt, finished_at AS finishedAt, ok, detail FROM maintenance_runs
-        WHERE step = ? ORDER BY started_at DESC, id DESC LIMIT 1`, [step]);
-    return row ? { ...row, id: Number(row.id), ok: row.ok === null ? null : Number(row.ok) } : null;
-  });
+export async function latestRun(conn: Connection, step: MaintenanceStep): Promise<RecordedRun | null> {
+  const [row] = await queryRows<RecordedRun>(conn,
+    `SELECT id, step, started_at AS startedAt, finished_at AS finishedAt, ok, detail FROM maintenance_runs
+      WHERE step = ? ORDER BY started_at DESC, id DESC LIMIT 1`, [step]);
+  return row ? { ...row, id: Number(row.id), ok: row.ok === null ? null : Number(row.ok) } : null;
 }
