@@ -24,7 +24,10 @@ describe('users: grants', () => {
 
   it('escapes the wildcards of a database name in a grant', () => {
     expect(databasePattern('reminderly_prod')).to.equal('reminderly\\_prod');
-    expect(desiredGrants('migrator', 'a_b', new Map())).to.deep.equal([{ object: '`a\\_b`.*', privileges: ['ALL PRIVILEGES'], grantOption: true }]);
+    expect(desiredGrants('migrator', 'a_b', new Map())).to.deep.equal([
+      { object: '`a\\_b`.*', privileges: ['ALL PRIVILEGES'], grantOption: true },
+      { object: '`a\\_b\\_verify`.*', privileges: ['ALL PRIVILEGES'], grantOption: false },
+    ]);
   });
 
   it('parses SHOW GRANTS lines of both servers; a role grant is not a privilege grant', () => {
@@ -37,8 +40,9 @@ describe('users: grants', () => {
 
   it('compares: nothing when equal; a narrowed ALL PRIVILEGES is missing; anything else granted is extra', () => {
     const desired = desiredGrants('migrator', 'd', new Map());
-    expect(compareGrants(desired, ['GRANT USAGE ON *.* TO `m`@`%`', 'GRANT ALL PRIVILEGES ON `d`.* TO `m`@`%` WITH GRANT OPTION'])).to.deep.equal({ missing: [], extra: [] });
-    expect(compareGrants(desired, ['GRANT SELECT, INSERT ON `d`.* TO `m`@`%` WITH GRANT OPTION']).missing).to.deep.equal(desired);
+    const scratch = 'GRANT ALL PRIVILEGES ON `d\\_verify`.* TO `m`@`%`';
+    expect(compareGrants(desired, ['GRANT USAGE ON *.* TO `m`@`%`', 'GRANT ALL PRIVILEGES ON `d`.* TO `m`@`%` WITH GRANT OPTION', scratch])).to.deep.equal({ missing: [], extra: [] });
+    expect(compareGrants(desired, ['GRANT SELECT, INSERT ON `d`.* TO `m`@`%` WITH GRANT OPTION', scratch]).missing).to.deep.equal([desired[0]]);
     const app = [{ object: 'PROCEDURE `d`.`claim_batch`', privileges: ['EXECUTE'], grantOption: false }];
     const extra = ['GRANT SELECT ON `d`.`companies` TO `a`@`%`', 'GRANT PROCESS ON *.* TO `a`@`%`', 'GRANT ALTER ROUTINE, EXECUTE ON PROCEDURE `d`.`claim_batch` TO `a`@`%`', 'GRANT `r` TO `a`@`%`'];
     expect(compareGrants(app, extra)).to.deep.equal({ missing: [], extra });

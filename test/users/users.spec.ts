@@ -13,6 +13,7 @@ import { applyUsers } from '../../tools/users/apply';
 import { Account, accountsFor, Purpose } from '../../tools/users/accounts';
 import { claimBatch, completeBatch } from '../helpers/routine-calls';
 import { createCampaign, insertMessages, seedCompany, tableName, Company } from '../pipeline/helpers';
+import { seedMessages } from '../maintenance/helpers';
 import { PROJECT_ROOT, runCli } from '../helpers/cli';
 
 /** A prefix of at most 15 characters, unique to this process and call: rdbtu<pid><random>. */
@@ -242,6 +243,39 @@ describe('users apply: least-privilege database users', function () {
     expect(claim.messages).to.have.length(1);
     await completeBatch(appConn, claim.batch!.batchId, [{ message_id: claim.messages[0].messageId, status: 'sent' }]);
     await (await loginAs('reporting')).query('CALL campaign_summary(?, ?)', [company.allowedUser, campaign]);
+  });
+
+  it('migrator: maintenance run and campaign retire succeed, verifying their dumps in the granted <db>_verify schema', async () => {
+    const scratch = `${db.name}_verify`;
+    const grants = (await queryRows<Record<string, string>>(root, 'SHOW GRANTS FOR ?@?', [account('migrator').user, '%'])).map((r) => Object.values(r)[0]);
+    expect(grants.filter((g) => g.includes(scratch.replace(/_/g, '\\_')))).to.have.length(1);
+    const old = await createCampaign(root, company.companyId, 'old');
+    await seedMessages(root, old, { count: 30, contacts: company.contactIds, status: 'delivered', daysAgo: 40, updates: 1 });
+    const retiring = await createCampaign(root, company.companyId, 'retiring');
+    await seedMessages(root, retiring, { count: 25, contacts: company.contactIds, status: 'delivered', daysAgo: 1, updates: 1 });
+    await root.query(`INSERT INTO log_events (logged_at, level, source, message)
+      VALUES (NOW(3) - INTERVAL 40 DAY, 'info', 'users-spec', 'one'), (NOW(3) - INTERVAL 40 DAY, 'info', 'users-spec', 'two')`);
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'reminderly-users-maint-'));
+    try {
+      const migratorUrl = urlAs(db, account('migrator'), environment);
+      const run = runCli(['maintenance', 'run', '--older-than', '30d', '--out', out, '--json', '--url', migratorUrl]);
+      expect(run.code, run.stderr).to.equal(0);
+      const summary = JSON.parse(run.stdout);
+      expect(summary.failures).to.deep.equal([]);
+      expect(summary.history).to.include({ outcome: 'ok', messagesMoved: 30, setsFailed: 0 });
+      expect(summary.offload).to.include({ outcome: 'ok', tablesOffloaded: 1, rowsOffloaded: 2, tablesFailed: 0 });
+
+      const retire = runCli(['campaign', 'retire', String(retiring), '--out', out, '--url', migratorUrl]);
+      expect(retire.code, retire.stderr).to.equal(0);
+      expect(retire.stdout).to.match(/verified by restore, set dropped and marked retired/);
+      const [set] = await queryRows<{ state: string }>(root, 'SELECT state FROM campaign_sets WHERE campaign_id = ?', [retiring]);
+      expect(set.state).to.equal('retired');
+      for (const password of Object.values(environment)) expect(run.stdout + run.stderr + retire.stdout + retire.stderr).to.not.include(password!);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+    const left = await queryRows(root, 'SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [scratch]);
+    expect(left, 'each verification drops its scratch schema').to.have.length(0);
   });
 
   describe('refuses wrong use with a one-line reason (exit 1)', () => {

@@ -8,6 +8,7 @@ import { GrantRole, readHeader } from '../codegen/header';
 import { Connection, queryRows } from '../sql/connection';
 import { REPEATABLE_DIR } from '../migrate/sources';
 import { Account, isGrantRole, Purpose } from './accounts';
+import { verifyScratchName } from '../maintenance/verify-scratch';
 
 /** One GRANT: privileges on one object ("*.*", "`db`.*", "PROCEDURE `db`.`name`"). */
 export interface Grant {
@@ -70,7 +71,13 @@ export function desiredGrants(purpose: Purpose, database: string, byRole: Map<Gr
   if (!isGrantRole(purpose)) {
     // GRANT OPTION: `migrate up`, run as the migrator, gives the routines it re-creates back to
     // the application and reporting users (MySQL and MariaDB drop a routine's grants with it).
-    return [{ object: `${quote(databasePattern(database))}.*`, privileges: ['ALL PRIVILEGES'], grantOption: true }];
+    // And its scratch schema <database>_verify, where verified offload and `campaign retire`
+    // restore a dump to check it (tools/maintenance/verify-scratch.ts): without it the migrator
+    // could not run the nightly maintenance.
+    return [
+      { object: `${quote(databasePattern(database))}.*`, privileges: ['ALL PRIVILEGES'], grantOption: true },
+      { object: `${quote(databasePattern(verifyScratchName(database)))}.*`, privileges: ['ALL PRIVILEGES'], grantOption: false },
+    ];
   }
   return byRole.get(purpose)!.map((r) => ({ object: routineObject(database, r), privileges: ['EXECUTE'], grantOption: false }));
 }
