@@ -4,7 +4,7 @@
 // migrator owns the database.
 import path from 'path';
 import { UserError } from '../errors';
-import { GrantRole, readHeader } from '../codegen/header';
+import { GRANT_ROLES, GrantRole, readHeader } from '../codegen/header';
 import { Connection, queryRows } from '../sql/connection';
 import { REPEATABLE_DIR } from '../migrate/sources';
 import { Account, isGrantRole, Purpose } from './accounts';
@@ -50,7 +50,7 @@ export function routineObject(database: string, routine: Pick<LiveRoutine, 'name
  * privileges), and one the reporting user calls must not declare MODIFIES SQL DATA.
  */
 export function routineGrants(routines: LiveRoutine[], root: string): Map<GrantRole, LiveRoutine[]> {
-  const byRole = new Map<GrantRole, LiveRoutine[]>([['application', []], ['reporting', []]]);
+  const byRole = new Map<GrantRole, LiveRoutine[]>(GRANT_ROLES.map((role) => [role, []]));
   for (const routine of routines) {
     const header = readHeader(path.join(root, REPEATABLE_DIR), root, routine.name);
     for (const role of header.grants) {
