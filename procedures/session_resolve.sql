@@ -19,7 +19,7 @@ DELIMITER $$
 CREATE PROCEDURE session_resolve(IN p_routine VARCHAR(64), IN p_session_token VARCHAR(64), OUT p_user_id BIGINT UNSIGNED)
     READS SQL DATA
 BEGIN
-  DECLARE v_hash BINARY(32);
+  DECLARE v_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin;
   DECLARE v_user_id BIGINT UNSIGNED;
   DECLARE v_msg VARCHAR(128);
   SET p_user_id = NULL;
@@ -29,7 +29,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
   END IF;
   SELECT s.user_id INTO v_user_id FROM user_sessions s
-   WHERE s.token_hash = v_hash AND s.revoked_at IS NULL AND s.expires_at > UTC_TIMESTAMP(3);
+   WHERE s.token_hash = v_hash COLLATE ascii_bin AND s.revoked_at IS NULL AND s.expires_at > UTC_TIMESTAMP(3);
   IF v_user_id IS NULL THEN
     SET v_msg = CONCAT(p_routine, ': access denied: no valid session for this token (unknown, expired or revoked)');
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;

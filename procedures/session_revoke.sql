@@ -19,12 +19,12 @@ DELIMITER $$
 CREATE PROCEDURE session_revoke(IN p_session_token VARCHAR(64))
     MODIFIES SQL DATA
 BEGIN
-  DECLARE v_hash BINARY(32);
+  DECLARE v_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin;
   SET v_hash = session_token_hash(p_session_token);
   IF v_hash IS NULL THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'session_revoke: session token must be 64 hexadecimal digits';
   END IF;
-  UPDATE user_sessions SET revoked_at = UTC_TIMESTAMP(3) WHERE token_hash = v_hash AND revoked_at IS NULL;
+  UPDATE user_sessions SET revoked_at = UTC_TIMESTAMP(3) WHERE token_hash = v_hash COLLATE ascii_bin AND revoked_at IS NULL;
   SELECT CAST(ROW_COUNT() AS SIGNED) AS revoked;
 END$$
 DELIMITER ;

@@ -4,10 +4,11 @@
 -- session's token to every routine that acts for that user, which looks the user up here. The
 -- application account has no privilege on this table (nor on any other), so it cannot list,
 -- forge or extend a session: only a token it was handed can act, and only for its own user.
--- Only a SHA-256 of the token is stored: a copy of this table (a dump, a replica) gives no token.
+-- Only a SHA-256 of the token is stored (as hexadecimal text, binary collation: EXPLAIN output
+-- and logs stay printable): a copy of this table (a dump, a replica) gives no token.
 
 CREATE TABLE IF NOT EXISTS user_sessions (
-  token_hash BINARY(32) NOT NULL,
+  token_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   user_id BIGINT UNSIGNED NOT NULL,
   issued_at DATETIME(3) NOT NULL,
   expires_at DATETIME(3) NOT NULL,

@@ -93,7 +93,7 @@ describe('tenant isolation: the application acts only for the user of a session 
     await expectDenied(reporting, 'CALL session_issue(?, ?, 3600)', [b.globalUser, newToken()]);
     await expectDenied(app, 'CALL session_resolve(?, ?, @u)', ['x', tokenA]);
     await expectDenied(app, 'SELECT * FROM user_sessions');
-    await expectDenied(app, 'INSERT INTO user_sessions (token_hash, user_id, issued_at, expires_at) VALUES (?, ?, NOW(), NOW())', [Buffer.alloc(32), b.globalUser]);
+    await expectDenied(app, 'INSERT INTO user_sessions (token_hash, user_id, issued_at, expires_at) VALUES (?, ?, NOW(), NOW())', ['0'.repeat(64), b.globalUser]);
     expect(await counts(campaignB)).to.deep.equal({ total: 9, ready: 0, queued: 0 });
   });
 
