@@ -201,6 +201,20 @@ describe('users apply: least-privilege database users', function () {
     await (await loginAs('reporting')).query('CALL session_campaign_summary(?, ?)', [token, campaign]);
   });
 
+  it('a registry from before the auth account is widened, and the auth account recorded in it', async () => {
+    await root.query("DELETE FROM database_users WHERE purpose = 'auth'");
+    await root.query("ALTER TABLE database_users MODIFY purpose ENUM('migrator', 'application', 'reporting') NOT NULL");
+    const fixed = await apply();
+    expect(fixed.statements.map((s) => s.shown.replace(/\s+/g, ' ').slice(0, 60))).to.deep.equal([
+      `ALTER TABLE \`${db.name}\`.\`database_users\` MODIFY purpose ENUM('migr`.slice(0, 60),
+      `INSERT INTO \`${db.name}\`.\`database_users\` (purpose, user_name, host, appl`.slice(0, 60),
+    ]);
+    const rows = await queryRows<{ purpose: string; user: string }>(root, 'SELECT purpose, user_name AS user FROM database_users ORDER BY purpose');
+    expect(rows.map((r) => `${r.purpose}=${r.user}`)).to.deep.equal(
+      ['migrator', 'application', 'reporting', 'auth'].map((p) => `${p}=${account(p as Purpose).user}`));
+    expect((await apply()).statements).to.deep.equal([]);
+  });
+
   it('migrator: maintenance run and campaign retire succeed, verifying their dumps in the granted <db>_verify schema', async () => {
     const scratch = `${db.name}_verify`;
     const grants = (await queryRows<Record<string, string>>(root, 'SHOW GRANTS FOR ?@?', [account('migrator').user, '%'])).map((r) => Object.values(r)[0]);
