@@ -60,16 +60,3 @@ export async function expectDenied(conn: Connection, sql: string, params: unknow
     'ER_COLUMNACCESS_DENIED_ERROR',
   ]);
 }
-
-/** Expects the call to be refused by the routine itself (SIGNAL 45000) with a message matching `message`. */
-export async function expectSignal(conn: Connection, sql: string, params: unknown[], message: RegExp): Promise<void> {
-  let error: { sqlState?: string; message?: string } | undefined;
-  try {
-    await conn.query(sql, params);
-  } catch (err) {
-    error = err as { sqlState?: string };
-  }
-  expect(error, `${sql} should be refused`).to.exist;
-  expect(error!.sqlState, `${sql}: ${error!.message}`).to.equal('45000');
-  expect(error!.message).to.match(message);
-}

@@ -9,9 +9,9 @@ import { connect, Connection, queryRows } from '../../tools/sql/connection';
 import { migrateUp } from '../../tools/migrate/migrator';
 import { applyUsers } from '../../tools/users/apply';
 import { accountsFor, Purpose } from '../../tools/users/accounts';
-import { createCampaign, insertMessages, seedCompany, tableName, Company } from '../pipeline/helpers';
+import { createCampaign, expectSignal, insertMessages, seedCompany, tableName, Company } from '../pipeline/helpers';
 import { PROJECT_ROOT } from '../helpers/cli';
-import { dropAccounts, dropStaleAccounts, expectDenied, expectSignal, passwordsFor, uniquePrefix, urlAs } from './helpers';
+import { dropAccounts, dropStaleAccounts, expectDenied, passwordsFor, uniquePrefix, urlAs } from './helpers';
 
 const newToken = () => randomBytes(32).toString('hex');
 
@@ -111,14 +111,14 @@ describe('tenant isolation: the application acts only for the user of a session 
   it('a session cannot reach another company: reads and changes of company B with company A\'s session are refused, B unchanged', async () => {
     const app = await as('application');
     const denied = new RegExp(`access denied: user ${a.allowedUser} may not see company ${b.companyId}`);
-    await expectSignal(app, 'CALL session_mark_packet_ready(?, ?, 1)', [tokenA, campaignB], denied);
-    await expectSignal(app, "CALL session_mark_ready(?, ?, '2000-01-01', '2100-01-01')", [tokenA, campaignB], denied);
-    await expectSignal(app, 'CALL session_campaign_summary(?, ?)', [tokenA, campaignB], denied);
-    await expectSignal(await as('reporting'), 'CALL session_campaign_summary(?, ?)', [tokenA, campaignB], denied);
+    await expectSignal(async () => (app).query('CALL session_mark_packet_ready(?, ?, 1)', [tokenA, campaignB]), denied);
+    await expectSignal(async () => (app).query("CALL session_mark_ready(?, ?, '2000-01-01', '2100-01-01')", [tokenA, campaignB]), denied);
+    await expectSignal(async () => (app).query('CALL session_campaign_summary(?, ?)', [tokenA, campaignB]), denied);
+    await expectSignal(async () => (await as('reporting')).query('CALL session_campaign_summary(?, ?)', [tokenA, campaignB]), denied);
     expect(await counts(campaignB)).to.deep.equal({ total: 9, ready: 0, queued: 0 });
     // A user whose role does not list its own company gets nothing of it either.
     const outsider = await issue(b.deniedUser);
-    await expectSignal(app, 'CALL session_mark_packet_ready(?, ?, 1)', [outsider, campaignB], /access denied: user \d+ may not see company/);
+    await expectSignal(async () => (app).query('CALL session_mark_packet_ready(?, ?, 1)', [outsider, campaignB]), /access denied: user \d+ may not see company/);
     expect(await counts(campaignB)).to.deep.equal({ total: 9, ready: 0, queued: 0 });
     // What the role allows still works: B's global administrator marks B.
     const [marked] = await app.query('CALL session_mark_packet_ready(?, ?, 1)', [tokenAdminB, campaignB]) as unknown as [Record<string, unknown>[][]];
@@ -130,15 +130,15 @@ describe('tenant isolation: the application acts only for the user of a session 
     const app = await as('application');
     const noSession = /^session_campaign_summary: access denied: no valid session for this token \(unknown, expired or revoked\)$/;
     const madeUp = newToken();
-    await expectSignal(app, 'CALL session_campaign_summary(?, ?)', [madeUp, campaignA], noSession);
-    await expectSignal(app, 'CALL session_campaign_summary(?, ?)', ['1', campaignA], /session token must be 64 hexadecimal digits/);
-    await expectSignal(app, 'CALL session_campaign_summary(?, ?)', [null, campaignA], /session token must be 64 hexadecimal digits/);
-    await expectSignal(app, 'CALL session_campaign_summary(?, ?)', [`${'z'.repeat(64)}`, campaignA], /session token must be 64 hexadecimal digits/);
+    await expectSignal(async () => (app).query('CALL session_campaign_summary(?, ?)', [madeUp, campaignA]), noSession);
+    await expectSignal(async () => (app).query('CALL session_campaign_summary(?, ?)', ['1', campaignA]), /session token must be 64 hexadecimal digits/);
+    await expectSignal(async () => (app).query('CALL session_campaign_summary(?, ?)', [null, campaignA]), /session token must be 64 hexadecimal digits/);
+    await expectSignal(async () => (app).query('CALL session_campaign_summary(?, ?)', [`${'z'.repeat(64)}`, campaignA]), /session token must be 64 hexadecimal digits/);
 
     const expiring = await issue(a.allowedUser);
     const [expired] = await root.query('UPDATE user_sessions SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND WHERE token_hash = session_token_hash(?)', [expiring]) as unknown as [{ affectedRows: number }];
     expect(expired.affectedRows).to.equal(1);
-    await expectSignal(app, 'CALL session_campaign_summary(?, ?)', [expiring, campaignA], noSession);
+    await expectSignal(async () => (app).query('CALL session_campaign_summary(?, ?)', [expiring, campaignA]), noSession);
 
     const leaving = await issue(a.allowedUser);
     expect(Number((await overviewOf(app, leaving, campaignA)).messages)).to.equal(12);
@@ -153,16 +153,16 @@ describe('tenant isolation: the application acts only for the user of a session 
     }
     expect(message).to.match(/^session_mark_packet_ready: access denied: no valid session/).and.not.include(leaving);
     // The same token in capitals is the same session (the bytes are hashed), so still revoked.
-    await expectSignal(app, 'CALL session_campaign_summary(?, ?)', [leaving.toUpperCase(), campaignA], noSession);
+    await expectSignal(async () => (app).query('CALL session_campaign_summary(?, ?)', [leaving.toUpperCase(), campaignA]), noSession);
     const [{ n }] = await queryRows<{ n: number }>(root, 'SELECT COUNT(*) AS n FROM user_sessions');
     expect(Number(n), 'sessions issued: A, admin B, outsider, expiring, leaving').to.equal(5);
   });
 
   it('the auth account issues sessions only for users that exist, with a bounded lifetime, never twice for one token', async () => {
     const auth = await as('auth');
-    await expectSignal(auth, 'CALL session_issue(?, ?, 3600)', [987654321, newToken()], /session_issue: user_id 987654321 does not exist/);
-    await expectSignal(auth, 'CALL session_issue(?, ?, 0)', [a.allowedUser, newToken()], /ttl_seconds must be between 1 and 86400, got 0/);
-    await expectSignal(auth, 'CALL session_issue(?, ?, 3600)', [b.globalUser, tokenA], /this token is already in use/);
+    await expectSignal(async () => (auth).query('CALL session_issue(?, ?, 3600)', [987654321, newToken()]), /session_issue: user_id 987654321 does not exist/);
+    await expectSignal(async () => (auth).query('CALL session_issue(?, ?, 0)', [a.allowedUser, newToken()]), /ttl_seconds must be between 1 and 86400, got 0/);
+    await expectSignal(async () => (auth).query('CALL session_issue(?, ?, 3600)', [b.globalUser, tokenA]), /this token is already in use/);
     await expectDenied(auth, 'CALL session_mark_packet_ready(?, ?, 1)', [tokenA, campaignA]);
     await expectDenied(auth, 'SELECT * FROM user_sessions');
     const [{ n }] = await queryRows<{ n: number }>(root, 'SELECT COUNT(*) AS n FROM user_sessions WHERE user_id = ?', [b.globalUser]);
