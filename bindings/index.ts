@@ -15,3 +15,8 @@ export * from './history-move';
 export * from './history-move-preview';
 export * from './mark-packet-ready';
 export * from './mark-ready';
+export * from './session-campaign-summary';
+export * from './session-issue';
+export * from './session-mark-packet-ready';
+export * from './session-mark-ready';
+export * from './session-revoke';

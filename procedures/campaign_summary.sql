@@ -18,7 +18,6 @@
 --            scheduled BIGINT, in_flight BIGINT, lease_expired BIGINT, oldest_ready_at DATETIME(3) NULL,
 --            batches_open BIGINT, batches_expired BIGINT, batches_completed BIGINT
 -- @returns lanes: run_type VARCHAR(32), queued BIGINT, oldest_ready_at DATETIME(3) NULL
--- @grant reporting
 --
 -- The shapes are declared because the servers' metadata disagree on computed columns (MySQL calls
 -- a bound parameter and a scalar COUNT subquery nullable, MariaDB does not); codegen checks the
@@ -26,6 +25,9 @@
 --
 -- Purpose:    counts by current status and method, the state of the ready queue (oldest
 --             claimable message: how far behind the workers are) and of the batches.
+-- Access:     no @grant: it trusts the user id it is given, so only the owner's trusted tools
+--             (which may read the tables anyway) call it. The application and reporting users
+--             call session_campaign_summary, which takes the user from a session token instead.
 -- Parameters: p_user_id      the user asking (checked against the campaign's company)
 --             p_campaign_id  campaigns.id
 -- Result sets:

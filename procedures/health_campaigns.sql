@@ -47,6 +47,12 @@
 --                 p_window_minutes, by ix_batches_campaign_claimed (indexes/V0051), covering
 --             Cost: proportional to each campaign's claimable backlog, open/expired batches and
 --             completed batches, never to its messages.
+-- Shows:      every company's active campaigns (id, name, state) and their queue and batch
+--             counts; no message, contact or address. To: the platform's operators only (the
+--             reporting account, as used by `reminderly-db health` and monitoring), who run the
+--             queues of every company: it takes no user and checks no company, so it is never
+--             granted to the application, and a dashboard a company's users see must call
+--             session_campaign_summary with their session instead.
 -- Parameters: p_campaign_id     campaigns.id, or NULL for every campaign whose table set is
 --                               active (or upgrading) at the pipeline's template version
 --             p_window_minutes  1 to 1440: the claim-rate window

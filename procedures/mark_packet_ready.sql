@@ -11,11 +11,13 @@
 -- @setup INSERT INTO campaign_1_messages (contact_id, method_id, packet, subject, body) VALUES (1, 1, 1, 'Hello', 'Body')
 -- @example user_id=1 campaign_id=1 packet=1
 -- @returns marked
--- @grant application
 --
 -- Purpose:    every loaded, not yet ready message of the packet goes into the ready queue
 --             (see pipeline_mark_ready); messages already ready are left alone, so calling it
 --             twice marks nothing the second time.
+-- Access:     no @grant: it trusts the user id it is given, so only the owner's trusted tools
+--             (which may read the tables anyway) call it. The application and reporting users
+--             call session_mark_packet_ready, which takes the user from a session token instead.
 -- Parameters: p_user_id      the user asking (checked against the campaign's company)
 --             p_campaign_id  campaigns.id
 --             p_packet       the packet number given at load time (0 or more)

@@ -11,11 +11,13 @@
 -- @setup INSERT INTO campaign_1_messages (contact_id, method_id, packet, subject, body) VALUES (1, 1, 1, 'Hello', 'Body')
 -- @example user_id=1 campaign_id=1 from='2026-01-01' to='2026-02-01'
 -- @returns marked
--- @grant application
 --
 -- Purpose:    every loaded, not yet ready message with p_from <= send_after < p_to goes into the
 --             ready queue's 'scheduled' lane, claimable from its send_after (see
 --             pipeline_mark_ready). Messages without send_after are marked by packet instead.
+-- Access:     no @grant: it trusts the user id it is given, so only the owner's trusted tools
+--             (which may read the tables anyway) call it. The application and reporting users
+--             call session_mark_ready, which takes the user from a session token instead.
 -- Parameters: p_user_id      the user asking (checked against the campaign's company)
 --             p_campaign_id  campaigns.id
 --             p_from, p_to   the window, UTC, from inclusive, to exclusive; from < to

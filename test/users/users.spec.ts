@@ -2,74 +2,21 @@
 // mysql2 and shows what it can and cannot do. Users are server-wide, so every name here is unique
 // to this run and every account is dropped afterwards, also when a test fails.
 import { expect } from 'chai';
+import { randomBytes } from 'crypto';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { createThrowawayDatabase, ThrowawayDatabase } from '../../tools/harness/database';
-import { connect, Connection, queryRows, withConnection } from '../../tools/sql/connection';
+import { connect, Connection, queryRows } from '../../tools/sql/connection';
 import { detectServer, ServerInfo } from '../../tools/sql/flavour';
 import { migrateUp } from '../../tools/migrate/migrator';
 import { applyUsers } from '../../tools/users/apply';
-import { Account, accountsFor, Purpose } from '../../tools/users/accounts';
+import { accountsFor, Purpose } from '../../tools/users/accounts';
 import { claimBatch, completeBatch } from '../helpers/routine-calls';
 import { createCampaign, insertMessages, seedCompany, tableName, Company } from '../pipeline/helpers';
+import { seedMessages } from '../maintenance/helpers';
 import { PROJECT_ROOT, runCli } from '../helpers/cli';
-
-/** A prefix of at most 15 characters, unique to this process and call: rdbtu<pid><random>. */
-function uniquePrefix(): string {
-  return `rdbtu${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-}
-
-function passwordsFor(accounts: Account[]): NodeJS.ProcessEnv {
-  return Object.fromEntries(accounts.map((a) => [a.passwordVariable, `Pw-${a.purpose}-${Math.random().toString(36).slice(2)}-9x!`]));
-}
-
-/** Accounts of earlier runs of this spec whose process is gone (killed before its after hook). */
-async function dropStaleAccounts(serverUrl: string): Promise<void> {
-  const rows = await withConnection(serverUrl, (conn) =>
-    queryRows<{ User: string }>(conn, "SELECT DISTINCT User FROM mysql.user WHERE User LIKE 'rdbtu%'"), { database: null });
-  const stale = rows.map((r) => r.User).filter((user) => {
-    const pid = parseInt(/^rdbtu([0-9a-z]+)[0-9a-z]{4}_/.exec(user)?.[1] ?? '', 36);
-    if (!pid) return false;
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ESRCH';
-    }
-  });
-  if (stale.length) await dropAccounts(serverUrl, stale);
-}
-
-/** The throwaway database's URL, logged in as the account. */
-function urlAs(db: ThrowawayDatabase, account: Account, environment: NodeJS.ProcessEnv): string {
-  const url = new URL(db.url);
-  url.username = account.user;
-  url.password = encodeURIComponent(environment[account.passwordVariable]!);
-  return url.toString();
-}
-
-async function dropAccounts(serverUrl: string, names: string[]): Promise<void> {
-  await withConnection(serverUrl, async (conn) => {
-    const rows = await queryRows<{ User: string; Host: string }>(conn, 'SELECT User, Host FROM mysql.user WHERE User IN (?)', [names]);
-    for (const r of rows) await conn.query('DROP USER ?@?', [r.User, r.Host]);
-  }, { database: null });
-}
-
-/** Expects the statement to be refused for lack of a privilege (not for any other reason). */
-async function expectDenied(conn: Connection, sql: string, params: unknown[] = []): Promise<void> {
-  let error: { code?: string; message?: string } | undefined;
-  try {
-    await conn.query(sql, params);
-  } catch (err) {
-    error = err as { code?: string };
-  }
-  expect(error, `${sql} should be refused`).to.exist;
-  expect(error!.code, `${sql}: ${error!.message}`).to.be.oneOf([
-    'ER_TABLEACCESS_DENIED_ERROR', 'ER_PROCACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_SPECIFIC_ACCESS_DENIED_ERROR',
-    'ER_COLUMNACCESS_DENIED_ERROR',
-  ]);
-}
+import { dropAccounts, dropStaleAccounts, expectDenied, passwordsFor, uniquePrefix, urlAs } from './helpers';
 
 function expectOneLineError(result: { code: number; stderr: string }, message: RegExp): void {
   expect(result.code, result.stderr).to.equal(1);
@@ -96,6 +43,8 @@ describe('users apply: least-privilege database users', function () {
   };
   let company: Company;
   let campaign: number;
+  /** A session of company.allowedUser, issued by the auth account. */
+  let token: string;
   /** MySQL in CI runs with the binary log on: there the migrator needs SUPER to create functions. */
   let migratorSuper = false;
   const apply = (options: { dryRun?: boolean; migratorSuper?: boolean } = {}) =>
@@ -116,11 +65,14 @@ describe('users apply: least-privilege database users', function () {
     expect(first.statements.map((s) => s.shown).join('\n')).to.not.include(environment[account('application').passwordVariable]!);
     const report = await migrateUp({ url: urlAs(db, account('migrator'), environment), quiet: true });
     expect(report.ok, JSON.stringify(report.results.filter((r) => r.outcome === 'failed'))).to.equal(true);
-    expect(report.notes).to.include(`routine grants restored: 5 for ${account('application').user}`);
+    expect(report.notes).to.include(`routine grants restored: 7 for ${account('application').user}`);
     expect(report.notes).to.include(`routine grants restored: 2 for ${account('reporting').user}`);
+    expect(report.notes).to.include(`routine grants restored: 2 for ${account('auth').user}`);
     company = await seedCompany(root, 20);
     campaign = await createCampaign(root, company.companyId);
     await insertMessages(root, campaign, { count: 10, packet: 1, contacts: company.contactIds });
+    token = randomBytes(32).toString('hex');
+    await (await loginAs('auth')).query('CALL session_issue(?, ?, 3600)', [company.allowedUser, token]);
   });
 
   after(async () => {
@@ -153,7 +105,7 @@ describe('users apply: least-privilege database users', function () {
 
   it('application: marks ready, claims and completes a batch on a real campaign set through the routines', async () => {
     const app = await loginAs('application');
-    await app.query('CALL mark_packet_ready(?, ?, ?)', [company.allowedUser, campaign, 1]);
+    await app.query('CALL session_mark_packet_ready(?, ?, ?)', [token, campaign, 1]);
     const claim = await claimBatch(app, { campaignId: campaign, runType: 'immediate', worker: 'users-spec', maxRows: 4, leaseSeconds: 60 });
     expect(claim.messages).to.have.length(4);
     const done = await completeBatch(app, claim.batch!.batchId, claim.messages.map((m) => ({ message_id: m.messageId, status: 'sent' })));
@@ -178,19 +130,24 @@ describe('users apply: least-privilege database users', function () {
     await expectDenied(app, 'CALL campaign_set_drop(?)', [campaign]);
     await expectDenied(app, 'CALL campaign_set_create(?, @created)', [campaign]);
     await expectDenied(app, 'CALL campaign_summary(?, ?)', [company.allowedUser, campaign]);
+    await expectDenied(app, 'CALL mark_packet_ready(?, ?, ?)', [company.allowedUser, campaign, 1]);
+    await expectDenied(app, 'CALL session_issue(?, ?, 60)', [company.globalUser, randomBytes(32).toString('hex')]);
+    await expectDenied(app, 'SELECT * FROM user_sessions');
     const [{ n }] = await queryRows<{ n: number }>(root, 'SELECT COUNT(*) AS n FROM campaign_sets WHERE campaign_id = ?', [campaign]);
     expect(Number(n), 'the set is still there').to.equal(1);
   });
 
-  it('reporting: calls campaign_summary and health_campaigns; cannot claim, write or create anything', async () => {
+  it('reporting: calls session_campaign_summary and health_campaigns; cannot claim, write or create anything', async () => {
     const reporting = await loginAs('reporting');
-    const [sets] = await reporting.query('CALL campaign_summary(?, ?)', [company.allowedUser, campaign]) as unknown as [unknown[][]];
+    const [sets] = await reporting.query('CALL session_campaign_summary(?, ?)', [token, campaign]) as unknown as [unknown[][]];
     expect(sets[0]).to.be.an('array').that.is.not.empty;
     // health_campaigns fills a session temporary table with the definer's rights: the monitor needs no write grant.
     const [health] = await reporting.query('CALL health_campaigns(?, 15)', [campaign]) as unknown as [Record<string, unknown>[][]];
     expect(health[0].map((r) => Number(r.campaign_id))).to.deep.equal([campaign]);
     await expectDenied(reporting, "CALL claim_batch(?, 'immediate', 'r', 10, 60)", [campaign]);
     await expectDenied(reporting, 'CALL mark_packet_ready(?, ?, ?)', [company.allowedUser, campaign, 1]);
+    await expectDenied(reporting, 'CALL campaign_summary(?, ?)', [company.allowedUser, campaign]);
+    await expectDenied(reporting, 'CALL session_issue(?, ?, 60)', [company.globalUser, randomBytes(32).toString('hex')]);
     await expectDenied(reporting, "INSERT INTO companies (name) VALUES ('x')");
     await expectDenied(reporting, 'SELECT * FROM companies');
     await expectDenied(reporting, 'CREATE TABLE reporting_probe (id INT)');
@@ -206,12 +163,12 @@ describe('users apply: least-privilege database users', function () {
       fs.appendFileSync(path.join(copy, 'procedures', 'claim_batch.sql'), '-- changed by the users spec\n');
       const report = await migrateUp({ url: urlAs(db, account('migrator'), environment), root: copy, quiet: true });
       expect(report.results.map((r) => `${r.name} ${r.outcome}`)).to.deep.equal(['procedures/claim_batch applied']);
-      expect(report.notes).to.include(`routine grants restored: 5 for ${account('application').user}`);
+      expect(report.notes).to.include(`routine grants restored: 7 for ${account('application').user}`);
     } finally {
       fs.rmSync(copy, { recursive: true, force: true });
     }
     const app = await loginAs('application');
-    await app.query('CALL mark_packet_ready(?, ?, ?)', [company.allowedUser, campaign, 1]);
+    await app.query('CALL session_mark_packet_ready(?, ?, ?)', [token, campaign, 1]);
     const claim = await claimBatch(app, { campaignId: campaign, runType: 'immediate', worker: 'after-migrate', maxRows: 2, leaseSeconds: 60 });
     expect(claim.messages).to.have.length(2);
     await completeBatch(app, claim.batch!.batchId, claim.messages.map((m) => ({ message_id: m.messageId, status: 'sent' })));
@@ -241,7 +198,54 @@ describe('users apply: least-privilege database users', function () {
     const claim = await claimBatch(appConn, { campaignId: campaign, runType: 'immediate', worker: 'after-drift', maxRows: 1, leaseSeconds: 60 });
     expect(claim.messages).to.have.length(1);
     await completeBatch(appConn, claim.batch!.batchId, [{ message_id: claim.messages[0].messageId, status: 'sent' }]);
-    await (await loginAs('reporting')).query('CALL campaign_summary(?, ?)', [company.allowedUser, campaign]);
+    await (await loginAs('reporting')).query('CALL session_campaign_summary(?, ?)', [token, campaign]);
+  });
+
+  it('a registry from before the auth account is widened, and the auth account recorded in it', async () => {
+    await root.query("DELETE FROM database_users WHERE purpose = 'auth'");
+    await root.query("ALTER TABLE database_users MODIFY purpose ENUM('migrator', 'application', 'reporting') NOT NULL");
+    const fixed = await apply();
+    expect(fixed.statements.map((s) => s.shown.replace(/\s+/g, ' ').slice(0, 60))).to.deep.equal([
+      `ALTER TABLE \`${db.name}\`.\`database_users\` MODIFY purpose ENUM('migr`.slice(0, 60),
+      `INSERT INTO \`${db.name}\`.\`database_users\` (purpose, user_name, host, appl`.slice(0, 60),
+    ]);
+    const rows = await queryRows<{ purpose: string; user: string }>(root, 'SELECT purpose, user_name AS user FROM database_users ORDER BY purpose');
+    expect(rows.map((r) => `${r.purpose}=${r.user}`)).to.deep.equal(
+      ['migrator', 'application', 'reporting', 'auth'].map((p) => `${p}=${account(p as Purpose).user}`));
+    expect((await apply()).statements).to.deep.equal([]);
+  });
+
+  it('migrator: maintenance run and campaign retire succeed, verifying their dumps in the granted <db>_verify schema', async () => {
+    const scratch = `${db.name}_verify`;
+    const grants = (await queryRows<Record<string, string>>(root, 'SHOW GRANTS FOR ?@?', [account('migrator').user, '%'])).map((r) => Object.values(r)[0]);
+    expect(grants.filter((g) => g.includes(scratch.replace(/_/g, '\\_')))).to.have.length(1);
+    const old = await createCampaign(root, company.companyId, 'old');
+    await seedMessages(root, old, { count: 30, contacts: company.contactIds, status: 'delivered', daysAgo: 40, updates: 1 });
+    const retiring = await createCampaign(root, company.companyId, 'retiring');
+    await seedMessages(root, retiring, { count: 25, contacts: company.contactIds, status: 'delivered', daysAgo: 1, updates: 1 });
+    await root.query(`INSERT INTO log_events (logged_at, level, source, message)
+      VALUES (NOW(3) - INTERVAL 40 DAY, 'info', 'users-spec', 'one'), (NOW(3) - INTERVAL 40 DAY, 'info', 'users-spec', 'two')`);
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'reminderly-users-maint-'));
+    try {
+      const migratorUrl = urlAs(db, account('migrator'), environment);
+      const run = runCli(['maintenance', 'run', '--older-than', '30d', '--out', out, '--json', '--url', migratorUrl]);
+      expect(run.code, run.stderr).to.equal(0);
+      const summary = JSON.parse(run.stdout);
+      expect(summary.failures).to.deep.equal([]);
+      expect(summary.history).to.include({ outcome: 'ok', messagesMoved: 30, setsFailed: 0 });
+      expect(summary.offload).to.include({ outcome: 'ok', tablesOffloaded: 1, rowsOffloaded: 2, tablesFailed: 0 });
+
+      const retire = runCli(['campaign', 'retire', String(retiring), '--out', out, '--url', migratorUrl]);
+      expect(retire.code, retire.stderr).to.equal(0);
+      expect(retire.stdout).to.match(/verified by restore, set dropped and marked retired/);
+      const [set] = await queryRows<{ state: string }>(root, 'SELECT state FROM campaign_sets WHERE campaign_id = ?', [retiring]);
+      expect(set.state).to.equal('retired');
+      for (const password of Object.values(environment)) expect(run.stdout + run.stderr + retire.stdout + retire.stderr).to.not.include(password!);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+    const left = await queryRows(root, 'SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [scratch]);
+    expect(left, 'each verification drops its scratch schema').to.have.length(0);
   });
 
   describe('refuses wrong use with a one-line reason (exit 1)', () => {

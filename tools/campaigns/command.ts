@@ -66,7 +66,7 @@ export function registerCampaignCommands(program: Command): void {
       if (failed.length) throw new OperationError(`${failed.length} set(s) failed to upgrade, first: campaign ${failed[0].campaignId}: ${failed[0].error}`);
     });
 
-  withTargetOptions(campaign.command('retire').description('dump a finished campaign\'s set (one consistent dump, verified by restoring it into a throwaway database), then drop it'))
+  withTargetOptions(campaign.command('retire').description('dump a finished campaign\'s set (one consistent dump, verified by restoring it into the scratch schema <db>_verify), then drop it'))
     .argument('<campaign-id>', 'campaign id')
     .requiredOption('--out <dir>', 'folder for campaign_<id>.sql.gz and campaign_<id>.manifest.json')
     .option('--force', 'retire even with unfinished messages (no status yet, or one not final)')

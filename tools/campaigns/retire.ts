@@ -6,7 +6,7 @@
 //   checksum    row count and row checksum of every table of the set
 //   dump        one consistent dump of every table (--single-transaction) to DIR/campaign_<id>.sql.gz
 //   manifest    DIR/campaign_<id>.manifest.json: every table's rows and checksum, the file's SHA-256
-//   verify      the dump restored into a throwaway database holds exactly those rows
+//   verify      the dump restored into the scratch schema <db>_verify holds exactly those rows
 //   drop        the tables still hold exactly what was verified; then campaign_set_drop(<id>)
 // The caller holds the schema lock; the set's own lock (campaign_set_lock_name) is held from the
 // checksums to the drop, so history moves and upgrades of the set wait. A run killed anywhere is
@@ -23,6 +23,7 @@ import { dumpTables } from '../maintenance/dump';
 import { previewHistory } from '../maintenance/history';
 import { readManifest, SetManifest, writeManifest } from '../maintenance/offload';
 import { DumpedTable, ensureWritableFolder, pauseIfAsked, requireTool, verifyDumpFile } from '../maintenance/verified-dump';
+import { verifyScratchName } from '../maintenance/verify-scratch';
 import { tableKinds } from './sets';
 
 export type RetireStep = 'preflight' | 'unfinished' | 'checksum' | 'dump' | 'manifest' | 'verify' | 'drop';
@@ -92,6 +93,8 @@ export async function retireCampaignSet(conn: Connection, options: RetireOptions
   const { campaignId } = options;
   const database = parseUrl(options.url).database;
   if (!database) throw new UserError('the URL must name a database');
+  // Before anything changes: a database whose name is too long for <db>_verify is refused here.
+  const scratch = verifyScratchName(database);
   const log = options.log ?? (() => undefined);
   const file = path.join(options.outDir, setDumpFileName(campaignId));
   const manifestFile = path.join(options.outDir, setManifestFileName(campaignId));
@@ -171,7 +174,7 @@ export async function retireCampaignSet(conn: Connection, options: RetireOptions
       manifest = written;
     }
     const verified = manifest!;
-    log(`campaign ${campaignId}: verifying ${path.basename(file)} by restoring it into a throwaway database`);
+    log(`campaign ${campaignId}: verifying ${path.basename(file)} by restoring it into ${scratch}`);
     await step(campaignId, 'verify', () => verifyDumpFile(server, options.url, file, verified.sha256, verified.tables,
       { afterRestore: () => pauseIfAsked('verify') }));
     await pauseIfAsked('drop');

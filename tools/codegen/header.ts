@@ -11,7 +11,8 @@
 //                                                                    marks text as JSON: MariaDB
 //                                                                    reports a function's JSON as LONGTEXT)
 //   -- @internal                                                     (no binding)
-//   -- @grant application, reporting                                 (database roles that may
+//   -- @grant application, reporting                                 (database roles (application,
+//                                                                    reporting, auth) that may
 //                                                                    EXECUTE it; none: owner only)
 //
 // A tag continues on the next comment lines indented past its "@". Example values are SQL
@@ -64,8 +65,11 @@ export interface RoutineHeader {
   grants: GrantRole[];
 }
 
-/** The roles a routine header may grant EXECUTE to; the migrator role owns every routine. */
-export const GRANT_ROLES = ['application', 'reporting'] as const;
+/**
+ * The roles a routine header may grant EXECUTE to; the migrator role owns every routine. auth is
+ * the auth service's account: the only one that may issue end-user sessions (tools/users/README.md).
+ */
+export const GRANT_ROLES = ['application', 'reporting', 'auth'] as const;
 export type GrantRole = (typeof GRANT_ROLES)[number];
 
 export const EMPTY_HEADER: RoutineHeader = {

@@ -1,6 +1,6 @@
 // Verified offload of old history rows: for each *_history table of every active campaign set and
 // batches_history, the rows moved to history more than N days ago are dumped, the dump is verified
-// by restoring it into a throwaway database, and only then are exactly those rows deleted, in
+// by restoring it into the scratch schema <db>_verify, and only then are exactly those rows deleted, in
 // chunks. Any failing step deletes nothing and names the table and the step.
 //
 // Which rows: `moved_at < cutoff`. moved_at is when a row entered history (every history table

@@ -1,4 +1,4 @@
-// Verified offload of rotated log tables: dump, manifest, restore into a throwaway database and
+// Verified offload of rotated log tables: dump, manifest, restore into the scratch schema <db>_verify and
 // compare, and only then drop. Any failing step leaves the table in place and names the step.
 import fs from 'fs';
 import path from 'path';
@@ -87,7 +87,7 @@ export async function step<T>(table: string, name: OffloadStep, fn: () => Promis
   }
 }
 
-/** Restores the dump into a fresh throwaway database and checks it holds exactly the source's rows. */
+/** Restores the dump into the empty scratch schema <db>_verify and checks it holds exactly the source's rows. */
 export async function verifyDump(server: ServerInfo, url: string, manifest: Manifest, file: string, timings?: Record<string, number>): Promise<void> {
   await verifyDumpFile(server, url, file, manifest.sha256, [{ table: manifest.table, rows: manifest.rows, checksum: manifest.checksum }],
     { afterRestore: () => pauseIfAsked('verify'), timings });

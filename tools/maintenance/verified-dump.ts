@@ -1,13 +1,14 @@
 // The pieces every verified dump shares (log offload, campaign set retirement): the output
 // folder and tools checked before anything starts, and the verification of a dump by restoring
-// it into a throwaway database and comparing each table's rows with the source.
+// it into the database's scratch schema `<db>_verify` (verify-scratch.ts) and comparing each
+// table's rows with the source.
 import fs from 'fs';
 import path from 'path';
-import { createThrowawayDatabase } from '../harness/database';
-import { Connection, queryRows, withConnection, withDatabase } from '../sql/connection';
+import { Connection, parseUrl, queryRows, withConnection } from '../sql/connection';
 import { ServerInfo } from '../sql/flavour';
 import { tableChecksum } from './checksum';
 import { restoreDump, sha256OfFile, toolVersion, ToolMissingError } from './dump';
+import { withVerifyScratch } from './verify-scratch';
 
 /** One table of a dump: what the source held when it was dumped. */
 export interface DumpedTable {
@@ -64,8 +65,8 @@ export interface VerifyOptions {
 
 /**
  * Proves a dump file holds exactly the rows it should: its SHA-256 is the one recorded when it was
- * written, and restored into a fresh throwaway database with the server's own client, every
- * table has the recorded row count and checksum. The throwaway database is always dropped.
+ * written, and restored into the empty scratch schema `<db>_verify` with the server's own client,
+ * every table has the recorded row count and checksum. The scratch schema is always dropped.
  */
 export async function verifyDumpFile(server: ServerInfo, url: string, file: string, sha256: string, tables: DumpedTable[],
   options: VerifyOptions = {}): Promise<void> {
@@ -77,22 +78,25 @@ export async function verifyDumpFile(server: ServerInfo, url: string, file: stri
   const sha = await sha256OfFile(file);
   lap('verify: sha256');
   if (sha !== sha256) throw new Error(`the dump's SHA-256 ${sha.slice(0, 16)}… differs from the manifest's ${sha256.slice(0, 16)}… (file damaged)`);
-  const scratch = await createThrowawayDatabase('verify', withDatabase(url, null));
-  try {
-    const skipBinlog = await withConnection(scratch.url, (conn) => binlogCanBeSkipped(conn));
-    await restoreDump(server, url, scratch.name, file, { skipBinlog });
+  const { database } = parseUrl(url);
+  if (!database) throw new Error('verifyDumpFile: the URL must name the source database');
+  await withConnection(url, async (conn) => {
+    // Decided before the scratch schema is made: its CREATE, the restore and its DROP then all
+    // reach the binary log, or none of them does (a replica never keeps a half of it).
+    const skipBinlog = await binlogCanBeSkipped(conn);
+    await withVerifyScratch(conn, database, (scratch) => restoreAndCompare(conn, scratch, skipBinlog));
+  });
+
+  async function restoreAndCompare(conn: Connection, scratch: string, skipBinlog: boolean): Promise<void> {
+    await restoreDump(server, url, scratch, file, { skipBinlog });
     lap('verify: restore');
     if (options.afterRestore) await options.afterRestore();
-    await withConnection(scratch.url, async (conn) => {
-      for (const want of tables) {
-        const restored = await tableChecksum(conn, scratch.name, want.table);
-        if (restored.rows !== want.rows || restored.checksum !== want.checksum) {
-          throw new Error(`restored ${want.table} has ${restored.rows} rows (checksum ${restored.checksum}), source ${want.rows} (checksum ${want.checksum})`);
-        }
+    for (const want of tables) {
+      const restored = await tableChecksum(conn, scratch, want.table);
+      if (restored.rows !== want.rows || restored.checksum !== want.checksum) {
+        throw new Error(`restored ${want.table} has ${restored.rows} rows (checksum ${restored.checksum}), source ${want.rows} (checksum ${want.checksum})`);
       }
-    });
+    }
     lap('verify: checksum of the restored rows');
-  } finally {
-    await scratch.drop().catch(() => undefined);
   }
 }

@@ -4,12 +4,15 @@
 import { UserError } from '../errors';
 import { GrantRole } from '../codegen/header';
 
-/** The three database users of one database; application and reporting are the @grant roles. */
-export const PURPOSES = ['migrator', 'application', 'reporting'] as const;
+/**
+ * The database users of one database; application, reporting and auth are the @grant roles. auth
+ * is the auth service's: it alone may issue the end-user sessions the application acts with.
+ */
+export const PURPOSES = ['migrator', 'application', 'reporting', 'auth'] as const;
 export type Purpose = (typeof PURPOSES)[number];
 
 /** The suffix of each purpose's user name. */
-const SUFFIX: Record<Purpose, string> = { migrator: 'migrator', application: 'app', reporting: 'reporting' };
+const SUFFIX: Record<Purpose, string> = { migrator: 'migrator', application: 'app', reporting: 'reporting', auth: 'auth' };
 
 /** MySQL's limit for user names (MariaDB allows 80); the shorter one keeps names portable. */
 export const MAX_USER_NAME = 32;
@@ -34,8 +37,9 @@ export function isGrantRole(purpose: Purpose): purpose is GrantRole {
 }
 
 /**
- * The accounts for a prefix: <prefix>_migrator, <prefix>_app, <prefix>_reporting at `host`, with
- * passwords in <PREFIX>_MIGRATOR_PASSWORD, <PREFIX>_APP_PASSWORD, <PREFIX>_REPORTING_PASSWORD.
+ * The accounts for a prefix: <prefix>_migrator, <prefix>_app, <prefix>_reporting, <prefix>_auth at
+ * `host`, with passwords in <PREFIX>_MIGRATOR_PASSWORD, <PREFIX>_APP_PASSWORD,
+ * <PREFIX>_REPORTING_PASSWORD, <PREFIX>_AUTH_PASSWORD.
  */
 export function accountsFor(prefix: string, host = DEFAULT_HOST): Account[] {
   if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(prefix)) {

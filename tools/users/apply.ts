@@ -1,4 +1,4 @@
-// `users apply`: brings the three database users of one database to exactly what they should be
+// `users apply`: brings the four database users of one database to exactly what they should be
 // (created, password from the environment, grants from the routine headers), changing nothing
 // when they already are; and the grant restore `migrate up` calls after re-creating routines.
 import { OperationError, UserError } from '../errors';
@@ -7,7 +7,7 @@ import { detectServer, ServerInfo } from '../sql/flavour';
 import { projectRoot } from '../migrate/sources';
 import { Account, accountSql, accountsFor, DEFAULT_HOST, passwordsFrom, Purpose } from './accounts';
 import { actualGrants, compareGrants, desiredGrants, grantStatement, liveRoutines, parseGrantLine, routineGrants } from './grants';
-import { CREATE_REGISTRY, readRegistry, registerStatement, registryExists } from './registry';
+import { CREATE_REGISTRY, readRegistry, registerStatement, registryExists, registryUpgrade } from './registry';
 
 export interface UsersOptions {
   /** An account that may create users and grant (e.g. root), with the database in the URL. */
@@ -172,6 +172,8 @@ export async function applyUsers(options: UsersOptions): Promise<UsersReport> {
     const registered = schema ? await readRegistry(conn, database) : [];
     const hasRegistry = schema ? await registryExists(conn, database) : false;
     if (!hasRegistry) statements.push(plain(`CREATE TABLE ${quoteIdentifier(database)}.${CREATE_REGISTRY.replace(/^CREATE TABLE IF NOT EXISTS /, '')}`));
+    const upgrade = hasRegistry ? await registryUpgrade(conn, database) : null;
+    if (upgrade) statements.push(plain(upgrade));
     for (const account of accounts) {
       const row = registered.find((r) => r.purpose === account.purpose);
       if (row && row.user === account.user && row.host === account.host) continue;

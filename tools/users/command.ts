@@ -15,9 +15,9 @@ function usersSetting(settings: Record<string, unknown>, key: 'prefix' | 'host')
 }
 
 export function registerUsersCommands(program: Command): void {
-  const users = program.command('users').description('the database users of an environment: migrator (DDL), application and reporting (EXECUTE on their routines only)');
-  withTargetOptions(users.command('apply').description('create or fix the three users and their grants; a second run changes nothing'))
-    .addOption(new Option('--prefix <name>', 'user names are <prefix>_migrator, <prefix>_app, <prefix>_reporting (default reminderly_<env>; with --url, the database name)'))
+  const users = program.command('users').description('the database users of an environment: migrator (DDL), application, reporting and auth (EXECUTE on their routines only)');
+  withTargetOptions(users.command('apply').description('create or fix the four users and their grants; a second run changes nothing'))
+    .addOption(new Option('--prefix <name>', 'user names are <prefix>_migrator, <prefix>_app, <prefix>_reporting, <prefix>_auth (default reminderly_<env>; with --url, the database name)'))
     .addOption(new Option('--host <pattern>', `host pattern of the accounts (default: the environment's users.host, else '${DEFAULT_HOST}')`))
     .option('--dry-run', 'print the statements that would run (passwords shown as their variable), change nothing')
     .option('--migrator-super', 'give the migrator SUPER when the server needs it to create stored functions (binary log on, log_bin_trust_function_creators OFF)')

@@ -4,10 +4,11 @@
 // migrator owns the database.
 import path from 'path';
 import { UserError } from '../errors';
-import { GrantRole, readHeader } from '../codegen/header';
+import { GRANT_ROLES, GrantRole, readHeader } from '../codegen/header';
 import { Connection, queryRows } from '../sql/connection';
 import { REPEATABLE_DIR } from '../migrate/sources';
 import { Account, isGrantRole, Purpose } from './accounts';
+import { verifyScratchName } from '../maintenance/verify-scratch';
 
 /** One GRANT: privileges on one object ("*.*", "`db`.*", "PROCEDURE `db`.`name`"). */
 export interface Grant {
@@ -49,7 +50,7 @@ export function routineObject(database: string, routine: Pick<LiveRoutine, 'name
  * privileges), and one the reporting user calls must not declare MODIFIES SQL DATA.
  */
 export function routineGrants(routines: LiveRoutine[], root: string): Map<GrantRole, LiveRoutine[]> {
-  const byRole = new Map<GrantRole, LiveRoutine[]>([['application', []], ['reporting', []]]);
+  const byRole = new Map<GrantRole, LiveRoutine[]>(GRANT_ROLES.map((role) => [role, []]));
   for (const routine of routines) {
     const header = readHeader(path.join(root, REPEATABLE_DIR), root, routine.name);
     for (const role of header.grants) {
@@ -70,7 +71,13 @@ export function desiredGrants(purpose: Purpose, database: string, byRole: Map<Gr
   if (!isGrantRole(purpose)) {
     // GRANT OPTION: `migrate up`, run as the migrator, gives the routines it re-creates back to
     // the application and reporting users (MySQL and MariaDB drop a routine's grants with it).
-    return [{ object: `${quote(databasePattern(database))}.*`, privileges: ['ALL PRIVILEGES'], grantOption: true }];
+    // And its scratch schema <database>_verify, where verified offload and `campaign retire`
+    // restore a dump to check it (tools/maintenance/verify-scratch.ts): without it the migrator
+    // could not run the nightly maintenance.
+    return [
+      { object: `${quote(databasePattern(database))}.*`, privileges: ['ALL PRIVILEGES'], grantOption: true },
+      { object: `${quote(databasePattern(verifyScratchName(database)))}.*`, privileges: ['ALL PRIVILEGES'], grantOption: false },
+    ];
   }
   return byRole.get(purpose)!.map((r) => ({ object: routineObject(database, r), privileges: ['EXECUTE'], grantOption: false }));
 }

@@ -2,12 +2,14 @@
 // whoever) knows whom to give re-created routines back to. Bookkeeping created by the tool, like
 // migration_ledger; it holds names and host patterns only, never a password.
 import { Connection, queryRows, quoteIdentifier } from '../sql/connection';
-import { Account, Purpose } from './accounts';
+import { Account, Purpose, PURPOSES } from './accounts';
 
 export const REGISTRY_TABLE = 'database_users';
 
+const PURPOSE_TYPE = `ENUM(${PURPOSES.map((p) => `'${p}'`).join(', ')})`;
+
 export const CREATE_REGISTRY = `CREATE TABLE IF NOT EXISTS \`${REGISTRY_TABLE}\` (
-    purpose ENUM('migrator', 'application', 'reporting') NOT NULL PRIMARY KEY,
+    purpose ${PURPOSE_TYPE} NOT NULL PRIMARY KEY,
     user_name VARCHAR(80) NOT NULL,
     host VARCHAR(255) NOT NULL,
     applied_at DATETIME(3) NOT NULL
@@ -23,6 +25,18 @@ export async function registryExists(conn: Connection, database: string): Promis
   const rows = await queryRows(conn,
     'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [database, REGISTRY_TABLE]);
   return rows.length > 0;
+}
+
+/**
+ * The statement that widens an older registry's purpose column to every purpose (the auth account
+ * came later), or null when it already holds them all.
+ */
+export async function registryUpgrade(conn: Connection, database: string): Promise<string | null> {
+  const [column] = await queryRows<{ type: string }>(conn,
+    'SELECT COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?',
+    [database, REGISTRY_TABLE, 'purpose']);
+  if (!column || PURPOSES.every((p) => column.type.includes(`'${p}'`))) return null;
+  return `ALTER TABLE ${quoteIdentifier(database)}.\`${REGISTRY_TABLE}\` MODIFY purpose ${PURPOSE_TYPE} NOT NULL`;
 }
 
 export async function readRegistry(conn: Connection, database: string): Promise<RegisteredAccount[]> {

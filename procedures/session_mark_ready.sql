@@ -1,0 +1,39 @@
+-- session_mark_ready: mark_ready for the end user of a session.
+--
+-- @setup INSERT INTO companies (id, name) VALUES (1, 'example')
+-- @setup INSERT INTO users (id, company_id, role_id, email)
+--          SELECT 1, 1, id, 'admin@example.com' FROM roles WHERE name = 'administrator'
+-- @setup INSERT INTO contacts (id, company_id, name) VALUES (1, 1, 'contact')
+-- @setup INSERT INTO contact_channels (contact_id, method_id, address) VALUES (1, 1, 'c1@example.com')
+-- @setup INSERT INTO campaigns (id, company_id, name, run_type_id, state)
+--          SELECT 1, 1, 'example', id, 'active' FROM run_types WHERE code = 'immediate'
+-- @setup CALL campaign_set_create(1, @created)
+-- @setup INSERT INTO campaign_1_messages (contact_id, method_id, packet, subject, body) VALUES (1, 1, 1, 'Hello', 'Body')
+-- @setup CALL session_issue(1, REPEAT('5a', 32), 3600)
+-- @example session_token=REPEAT('5a', 32) campaign_id=1 from='2026-01-01' to='2026-02-01'
+-- @returns marked
+-- @grant application
+--
+-- Purpose:    what mark_ready does (the send_after window; see pipeline_mark_ready), acting for
+--             the user whose session the token names (session_resolve), never for a user id the
+--             caller names.
+-- Parameters: p_session_token  the token session_issue recorded for the end user
+--             p_campaign_id    campaigns.id
+--             p_from, p_to     the window, UTC, from inclusive, to exclusive; from < to
+-- Result set: one row: campaign_id, marked, immediate (always 0), scheduled
+-- Errors:     SQLSTATE 45000: 'session_mark_ready: from and to must be given, from before to', the
+--             session checks of session_resolve, the campaign checks of pipeline_check_campaign,
+--             'access denied ...' from assert_company_access. Nothing is marked when any check fails.
+DROP PROCEDURE IF EXISTS session_mark_ready;
+DELIMITER $$
+CREATE PROCEDURE session_mark_ready(IN p_session_token VARCHAR(64), IN p_campaign_id BIGINT UNSIGNED, IN p_from DATETIME(3), IN p_to DATETIME(3))
+    MODIFIES SQL DATA
+BEGIN
+  DECLARE v_user_id BIGINT UNSIGNED;
+  CALL session_resolve('session_mark_ready', p_session_token, v_user_id);
+  IF p_from IS NULL OR p_to IS NULL OR p_from >= p_to THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'session_mark_ready: from and to must be given, from before to';
+  END IF;
+  CALL pipeline_mark_ready('session_mark_ready', v_user_id, p_campaign_id, NULL, p_from, p_to);
+END$$
+DELIMITER ;
