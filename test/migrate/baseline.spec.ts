@@ -104,6 +104,27 @@ describe('migrate baseline', function () {
     expect(again.stdout.split('\n').filter((l) => l.startsWith('already-recorded'))).to.have.length(files.length);
   });
 
+  it('below the newest version records only the versioned files up to it; up then applies the rest and every routine', async () => {
+    const older = await createThrowawayDatabase('blold');
+    try {
+      await migrateUp({ url: older.url, to: 11, quiet: true });
+      await withConnection(older.url, (c) => c.query('DROP TABLE migration_ledger, migrations'));
+      const result = runCli(['migrate', 'baseline', '--url', older.url, '--version', '11']);
+      expect(result.code, result.stderr).to.equal(0);
+      const upTo11 = discoverMigrations().filter((f) => f.kind === 'versioned' && f.version! <= 11);
+      expect(result.stdout.split('\n').filter(Boolean)).to.deep.equal(upTo11.map((f) => `${'recorded'.padEnd(16)} ${f.name}.sql`));
+      expect(result.stderr).to.match(/routines are not compared: version 11 is not the newest/);
+      const up = await migrateUp({ url: older.url, quiet: true });
+      const files = discoverMigrations();
+      expect(up.results.filter((r) => r.outcome === 'applied')).to.have.length(files.length - upTo11.length);
+      const versionOf = new Map(files.map((f) => [f.name, f.version]));
+      expect(up.results.filter((r) => r.kind === 'versioned' && versionOf.get(r.name)! <= 11)).to.deep.equal([]);
+      expect(up.results.filter((r) => r.kind === 'repeatable')).to.have.length(files.filter((f) => f.kind === 'repeatable').length);
+    } finally {
+      await older.drop();
+    }
+  });
+
   it('refuses a database that has another history, and a version the checkout does not have, with one line (exit 1)', async () => {
     const unknown = runCli(['migrate', 'baseline', '--url', copy.url, '--version', '9999']);
     expect(unknown.code).to.equal(1);
