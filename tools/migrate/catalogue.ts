@@ -112,10 +112,18 @@ function tableOf(tables: Record<string, TableDef>, name: string): TableDef | und
   return Object.prototype.hasOwnProperty.call(tables, name) ? tables[name] : undefined;
 }
 
+/** Which of these columns an information_schema table has on this server (they differ between MySQL and MariaDB). */
+async function presentColumns(conn: Connection, table: string, wanted: string[]): Promise<string[]> {
+  const rows = await queryRows<{ name: string }>(conn,
+    "SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = ?", [table]);
+  const present = new Set(rows.map((r) => String(r.name).toUpperCase()));
+  return wanted.filter((c) => present.has(c));
+}
+
 /**
  * Reads every object of `database`: about a dozen queries whatever its size. Columns that exist
- * on one server only (MySQL's EXPRESSION and IS_VISIBLE, MariaDB's IGNORED) are read with
- * `SELECT *` and picked when present, so the SQL is the same on both.
+ * on one server only (MySQL's EXPRESSION and IS_VISIBLE, MariaDB's IGNORED, MariaDB's
+ * CHECK_CONSTRAINTS.TABLE_NAME) are selected when the server has them, so no flavour branches.
  */
 export async function readCatalogue(conn: Connection, database: string): Promise<Catalogue> {
   const q = (sql: string) => queryRows<Row>(conn, sql, [database]);
@@ -139,7 +147,10 @@ export async function readCatalogue(conn: Connection, database: string): Promise
   }
   for (const table of Object.values(tables)) table.columns.sort((a, b) => a.position - b.position);
 
-  const indexRows = await q(`SELECT * FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`);
+  // Not SELECT *: MySQL computes CARDINALITY per table for it (seconds with thousands of tables).
+  const optional = await presentColumns(conn, 'STATISTICS', ['EXPRESSION', 'IS_VISIBLE', 'IGNORED']);
+  const indexRows = await q(`SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME, SUB_PART, INDEX_TYPE, COLLATION${optional.map((c) => `, ${c}`).join('')}
+      FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`);
   for (const s of indexRows) {
     const table = tableOf(tables, str(s.TABLE_NAME));
     if (!table) continue;
@@ -182,7 +193,8 @@ export async function readCatalogue(conn: Connection, database: string): Promise
   const checkTables = new Map<string, string>();
   for (const c of await q(`SELECT TABLE_NAME AS tableName, CONSTRAINT_NAME AS name FROM information_schema.TABLE_CONSTRAINTS
       WHERE CONSTRAINT_SCHEMA = ? AND CONSTRAINT_TYPE = 'CHECK'`)) checkTables.set(str(c.name), str(c.tableName));
-  for (const c of await q('SELECT * FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ?')) {
+  const checkTable = (await presentColumns(conn, 'CHECK_CONSTRAINTS', ['TABLE_NAME'])).map((c) => `, ${c}`).join('');
+  for (const c of await q(`SELECT CONSTRAINT_NAME, CHECK_CLAUSE${checkTable} FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ?`)) {
     const name = str(c.CONSTRAINT_NAME);
     const table = tableOf(tables, c.TABLE_NAME !== undefined ? str(c.TABLE_NAME) : checkTables.get(name) ?? '');
     if (table) table.checks[name] = normaliseSql(str(c.CHECK_CLAUSE), database);
