@@ -4,6 +4,7 @@
 import { UserError } from '../errors';
 import { Connection, parseUrl, queryRows, withConnection } from '../sql/connection';
 import { schemaLockHolder } from '../sql/schema-lock';
+import { parseRotatedTableName } from '../maintenance/log-tables';
 import { accountSql, Purpose } from '../users/accounts';
 import { actualGrants, compareGrants, desiredGrants, LiveRoutine, routineGrants } from '../users/grants';
 import { readRegistry } from '../users/registry';
@@ -40,6 +41,7 @@ export interface SchemaComparison {
  * events, and every live set's tables against the reference set of the set's template version,
  * names mapped. A set the reference cannot stand for (a template version the history does not
  * have, or halfway through a create or upgrade) is one finding, and its tables are not compared.
+ * Rotated log tables are compared with the shape of the live log table they were rotated from.
  */
 export function compareSchema(reference: Reference, live: Catalogue, sets: LiveSet[], routineSource: (r: RoutineDef) => string | null): SchemaComparison {
   const findings: Finding[] = [];
@@ -62,6 +64,11 @@ export function compareSchema(reference: Reference, live: Catalogue, sets: LiveS
     }
     for (const table of mapSetTables(ref.tables, ref.identity, set)) expected.tables[table.name] = table;
     setsCompared++;
+  }
+  // A rotated log table (maintenance rotate-logs) is its live table as it was: the same shape.
+  for (const name of Object.keys(live.tables)) {
+    const rotated = parseRotatedTableName(name);
+    if (rotated && expected.tables[rotated.base] && !expected.tables[name]) expected.tables[name] = { ...expected.tables[rotated.base], name };
   }
   const ignoreTable = (name: string) => BOOKKEEPING_TABLES.has(name) || skipped.has(campaignIdOfTable(name) ?? -1);
   findings.push(...compareCatalogues(expected, live, { ignoreTable, routines: reference.routines, routineSource }));
