@@ -150,8 +150,14 @@ export async function migrateDrift(options: DriftOptions): Promise<DriftReport> 
     if (holder !== null) notes.push(`a schema change is running (connection ${holder} holds the schema lock): what it has not finished shows as differences`);
     for (const e of ledger.filter((x) => x.status !== 'applied')) notes.push(`${e.name}.sql is ${e.status} in the ledger: what it did so far shows as differences`);
     const sets = await liveSets(conn, database);
+    const checkout = discoverMigrations(root);
+    for (const e of applied) {
+      const file = checkout.find((s) => s.name === e.name);
+      if (!file) notes.push(`${e.name}.sql is applied but not in this checkout: the reference cannot include it (see \`migrate validate\`)`);
+      else if (file.checksum !== e.checksum) notes.push(`${e.name}.sql was edited after it was applied: the reference is built from the checkout's text (see \`migrate validate\`)`);
+    }
     const checksums = new Map(ledger.filter((e) => e.status === 'applied').map((e) => [e.name, e.checksum]));
-    const sources = new Map(discoverMigrations(root).map((s) => [s.name, s]));
+    const sources = new Map(checkout.map((s) => [s.name, s]));
     return withReference({ url: options.url, root, version: recordedVersion, routines: 'always', templateVersions: sets.map((s) => s.templateVersion) }, async (reference) => {
       options.log?.(`reference: the history up to version ${recordedVersion}, built in ${reference.buildSeconds.toFixed(1)} s`);
       const live = await readCatalogue(conn, database);
