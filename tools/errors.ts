@@ -16,3 +16,6 @@ export class OperationError extends Error {
     super(message);
   }
 }
+
+/** Exit code of a check that ran fine and found differences (`migrate drift`, a refused `migrate baseline`). */
+export const FINDINGS_EXIT_CODE = 3;

@@ -100,6 +100,9 @@ describe('bench (tiny run against the real server)', function () {
     expect(scale.upgrade.setsUpgraded).to.equal(2);
     expect(scale.list!.items).to.be.at.least(2);
     expect(scale.status!.items).to.be.greaterThan(0);
+    // migrate drift over the sets, before the throwaway template version: nothing differs.
+    expect(scale.drift!.items).to.equal(0);
+    expect(scale.drift!.setsCompared).to.equal(2);
     const m = report.maintenance!;
     expect(m.rotate.units).to.equal(500);
     expect(m.offload.status, m.offload.note).to.equal('ok');

@@ -96,6 +96,12 @@ export function formatReport(report: BenchReport): string {
           ? `  ${t.label}: ${(t.ms / 1000).toFixed(1)} s (one call: over 10 s, not repeated; ${fmtInt(t.items)} ${what}, ${fmtInt(sc.tablesInDatabase)} tables present)`
           : `  ${t.label}: ${t.ms} ms (median of ${t.runsMs.join(', ')} ms; ${fmtInt(t.items)} ${what})`);
     }
+    if (sc.drift) {
+      const d = sc.drift;
+      out.push(d.ms === null
+        ? `  ${d.label}: failed or did not finish`
+        : `  ${d.label}: ${(d.ms / 1000).toFixed(1)} s over ${fmtInt(d.setsCompared)} sets, ${fmtInt(d.tablesCompared)} tables, ${fmtInt(d.items)} differences (target: under 30 s at 1,000 sets)`);
+    }
     if (sc.upgrade.status !== 'ok' && sc.upgrade.note) out.push(`  upgrade: ${sc.upgrade.status}: ${sc.upgrade.note}`);
   }
   if (report.maintenance) {

@@ -4,11 +4,14 @@
 //   upgrade   a throwaway template version (a row in campaign_template_versions and two steps
 //             adding a nullable column to messages and its history twin), rolled out by upgradeSets() as
 //             `campaign upgrade --all` / `migrate up` do: sets/s and ALTERs/s
+//   drift     migrateDrift() (`migrate drift`) with every set present, once, before the upgrade
+//             (the throwaway version is not in the checkout's history, so drift would name every set)
 //   list      listSets() (`campaign list`) and migrationStatus() (`migrate status`) with every set
 //             present: median of 3 calls
 // The throwaway version exists only in the bench database, which is dropped afterwards.
 import { listSets, tableKinds, upgradeSets, createCampaignSet, latestTemplateVersion } from '../campaigns/sets';
 import { migrationStatus } from '../migrate/migrator';
+import { migrateDrift } from '../migrate/drift';
 import { Connection, queryRows, withConnection } from '../sql/connection';
 import { withSchemaLock } from '../sql/schema-lock';
 import { startProgress } from '../progress';
@@ -106,6 +109,18 @@ export async function runScaleSection(ctx: BenchContext, options: ScaleOptions):
     list: null, status: null, tablesInDatabase: afterCreate,
   };
   ctx.log(`scale: ${fmtInt(created)} sets, ${fmtInt(tables)} tables in ${createSeconds.toFixed(1)} s: ${fmtInt(section.create.perSecond)} sets/s, ${fmtInt(section.create.tablesPerSecond)} tables/s`);
+  if (ctx.stopping()) return section;
+
+  ctx.log(`scale: timing migrate drift over ${fmtInt(created)} sets (target: under 30 s at 1,000 sets)`);
+  let compared = { setsCompared: 0, tablesCompared: 0 };
+  const drift = await timed(ctx, 'migrate drift (migrateDrift)', 1, options.callTimeoutSeconds, async () => {
+    const report = await migrateDrift({ url: ctx.url });
+    compared = { setsCompared: report.setsCompared, tablesCompared: report.tablesCompared };
+    if (report.findings.length) ctx.log(`scale: drift found ${report.findings.length} difference(s), first: ${report.findings[0].line}`);
+    return report.findings.length;
+  }, false);
+  section.drift = { ...drift, ...compared };
+  ctx.log(`scale: migrate drift ${drift.ms === null ? 'did not finish' : `${(drift.ms / 1000).toFixed(1)} s`} over ${fmtInt(compared.setsCompared)} sets, ${fmtInt(compared.tablesCompared)} tables (${fmtInt(drift.items)} differences)`);
   if (ctx.stopping()) return section;
 
   // One more template version, for this database only: a nullable column on messages.

@@ -81,6 +81,8 @@ export interface ScaleSection {
   /** `campaign list` (listSets) and `migrate status` (migrationStatus) with every set present. */
   list: TimedCall | null;
   status: TimedCall | null;
+  /** `migrate drift` (migrateDrift) with every set present, before the throwaway upgrade; items = findings (0 expected). */
+  drift?: (TimedCall & { setsCompared: number; tablesCompared: number }) | null;
   tablesInDatabase: number;
   note?: string;
 }

@@ -4,6 +4,7 @@ import path from 'path';
 import { format } from 'sql-formatter';
 import { primaryTargetOf, printJson, positiveInt, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
 import { OperationError } from '../errors';
+import { registerBaselineAndDrift } from './drift-command';
 import { migrateDown, migrateUp, migrationStatus, planUp, repairMigration, RunReport } from './migrator';
 import { migrationNameFrom } from './sources';
 import { validationProblems } from './status';
@@ -114,4 +115,6 @@ export function registerMigrateCommands(program: Command): void {
     .action(async (file: string, flags: Flags & { lockTimeout?: number }) => {
       console.log(await repairMigration({ root: rootOf(flags), url: (await primaryTargetOf(flags, 'migrate repair')).url, name: migrationNameFrom(file, rootOf(flags)), lockTimeoutSeconds: flags.lockTimeout }));
     });
+
+  registerBaselineAndDrift(migrate, migrationOptions, lockTimeout);
 }
