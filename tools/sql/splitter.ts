@@ -19,6 +19,10 @@ export interface SqlStatement {
   firstLine: string;
   /** The delimiter in force when the statement ended. */
   delimiter: string;
+  /** The file the statement is in when it is not the file split (one named by SOURCE). */
+  file?: string;
+  /** The statement's exact bytes, when the file was split as bytes (splitSqlBytes): what is sent. */
+  bytes?: Buffer;
 }
 
 export type ClientFlavour = 'mysql' | 'mariadb';
@@ -42,8 +46,9 @@ export class SqlSplitError extends UserError {
     super(`${file ? `${file}:` : ''}${line}:${column}: ${reason}`);
   }
 
+  /** The error naming this file, unless it already names one (a file that SOURCE read). */
   withFile(file: string): SqlSplitError {
-    return new SqlSplitError(this.reason, this.line, this.column, file);
+    return this.file ? this : new SqlSplitError(this.reason, this.line, this.column, file);
   }
 }
 
@@ -58,13 +63,47 @@ export function clientDialectFor(server: ServerInfo, serverParsesDollarQuotes: b
 }
 
 export function splitSql(source: string, options: SplitOptions = {}): SqlStatement[] {
-  const reader = new ClientReader(rulesOf(options));
-  // The client reads lines ending in "\n" and drops one "\r" before it: CRLF files send LF only.
-  const lines = source.replace(/^\uFEFF/, '').split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  lines.forEach((line, i) => reader.readLine(line.endsWith('\r') ? line.slice(0, -1) : line, i + 1));
+  const reader = new ClientReader(rulesOf(options), { binary: false });
+  reader.readFile(source.replace(/^\uFEFF/, ''), undefined);
   return reader.finish();
 }
+
+/** A file named by SOURCE, as the runner found it. */
+export interface SourcedFile {
+  /** The path as messages show it. */
+  file: string;
+  /** The same file whatever path names it (e.g. its real path): detects a file that SOURCEs itself. */
+  key: string;
+  bytes: Buffer;
+}
+
+export interface ByteSplitOptions extends SplitOptions {
+  /** The file as messages name it, and its SourcedFile.key. */
+  file?: string;
+  key?: string;
+  /**
+   * Reads the file a SOURCE command names (MariaDB's client runs it; MySQL 9's, in batch mode,
+   * does not); throws an Error whose message says why not. Without it, SOURCE is refused.
+   */
+  openSource?(name: string): SourcedFile;
+}
+
+/**
+ * Splits a file's bytes exactly as the client reads them: the client works on bytes, not on text,
+ * so a file need not be UTF-8 (latin1 data, BLOBs dumped without --hex-blob) and every statement
+ * keeps its exact bytes (SqlStatement.bytes) to be sent as they are. Only ASCII bytes mean
+ * anything to the reader; every other byte is taken as-is, as the client does in its utf8mb4 and
+ * single-byte character sets.
+ */
+export function splitSqlBytes(bytes: Buffer, options: ByteSplitOptions = {}): SqlStatement[] {
+  const reader = new ClientReader(rulesOf(options), { binary: true, openSource: options.openSource });
+  reader.sourcing.push(options.key ?? options.file ?? '');
+  reader.readFile(withoutBom(bytes).toString('latin1'), options.file);
+  return reader.finish();
+}
+
+const withoutBom = (bytes: Buffer): Buffer =>
+  bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
 
 interface Rules {
   keepComments: boolean;
@@ -83,6 +122,24 @@ function rulesOf(options: SplitOptions): Rules {
 interface Position {
   line: number;
   column: number;
+}
+
+interface InputOptions {
+  /** Lines are bytes as latin1 characters: statements get their bytes, columns count UTF-8 characters. */
+  binary: boolean;
+  openSource?: ByteSplitOptions['openSource'];
+}
+
+/**
+ * A statement split as bytes: `text` (the bytes as latin1 characters while splitting) becomes the
+ * bytes decoded as UTF-8 for messages and callers that read it, decoded only when asked for, since
+ * a dump's statements are mostly never read.
+ */
+function withBytes(statement: SqlStatement, binaryText: string): void {
+  const bytes = Buffer.from(binaryText, 'latin1');
+  let decoded: string | undefined;
+  Object.defineProperty(statement, 'text', { enumerable: true, configurable: true, get: () => (decoded ??= bytes.toString('utf8')) });
+  statement.bytes = bytes;
 }
 
 /** Client commands (see find_command()), each with whether it takes an argument. */
@@ -228,7 +285,28 @@ class ClientReader {
   /** Columns count characters, not UTF-16 units; counted forward from the last one asked for, so long lines stay linear. */
   private counted = { index: 0, column: 1 };
 
-  constructor(private readonly rules: Rules) {}
+  /** The file being read when it is not the one split (a SOURCE'd one); and the SOURCE nesting, outermost first. */
+  private file: string | undefined;
+  /** The keys of the files being read, outermost first (the file split, then each SOURCE'd one). */
+  readonly sourcing: string[] = [];
+  /** MariaDB's `\-` (the first line of its dumps): from then on the client refuses SOURCE. */
+  private sandbox = false;
+
+  constructor(private readonly rules: Rules, private readonly input: InputOptions) {}
+
+  /** Reads a whole file (text, or bytes as latin1 characters): lines end in "\n", one "\r" before it is dropped, as the client does. */
+  readFile(source: string, file: string | undefined): void {
+    this.file = file;
+    let start = 0;
+    let lineNumber = 0;
+    while (start < source.length) {
+      let end = source.indexOf('\n', start);
+      if (end < 0) end = source.length;
+      const stop = end > start && source.charCodeAt(end - 1) === 13 ? end - 1 : end;
+      this.readLine(source.slice(start, stop), ++lineNumber);
+      start = end + 1;
+    }
+  }
 
   readLine(line: string, lineNumber: number): void {
     this.lineNumber = lineNumber;
@@ -251,6 +329,12 @@ class ClientReader {
   }
 
   finish(): SqlStatement[] {
+    this.endOfFile();
+    return this.statements;
+  }
+
+  /** The end of a file (the one split or a SOURCE'd one): an open quote or comment is refused, a last statement without delimiter is sent. */
+  private endOfFile(): void {
     if (this.inString) {
       const what = this.inString === '$' ? `dollar-quoted string ${this.dollarTag}` : `${this.inString} quoted ${this.inString === '`' ? 'identifier' : 'string'}`;
       throw this.errorAt(this.openedAt!, `unterminated ${what} at end of file`);
@@ -262,7 +346,7 @@ class ClientReader {
       if (this.rules.mariadb) this.emit();
       else this.endStatement();
     }
-    return this.statements;
+    this.reset();
   }
 
   /** MariaDB and MySQL check for a client command at a line's start when no statement is pending. */
@@ -284,6 +368,8 @@ class ClientReader {
     const at = this.positionAt(from + text.length - text.replace(/^[ \t\n\v\f\r]+/, '').length);
     if (command === 'delimiter') {
       this.setDelimiter(text, at);
+    } else if (command === 'source' && this.canSource()) {
+      this.source(text, at);
     } else if (unsupportedCommand(text)) {
       throw this.unsupportedCommand(command, at);
     } else {
@@ -325,9 +411,52 @@ class ClientReader {
       this.reset();
       return;
     }
+    if (command === 'source' && this.canSource()) {
+      this.source(text, start);
+      return;
+    }
     const unsupported = unsupportedCommand(text);
     if (unsupported) throw this.unsupportedCommand(unsupported, start);
     this.emit();
+  }
+
+  /** MariaDB's client runs SOURCE and \. (MySQL 9's does not in batch mode, where --commands is off). */
+  private canSource(): boolean {
+    return this.rules.mariadb && this.input.openSource !== undefined;
+  }
+
+  /**
+   * com_source(): the file named by the rest of the command (after its first blank, trimmed) is
+   * opened as given, so a relative path is relative to the current directory, not to the file
+   * that names it; what was pending is dropped; the named file is read with fresh quote and
+   * comment state and line numbers, while the delimiter carries over both ways.
+   */
+  private source(command: string, at: Position): void {
+    if (this.sandbox) throw this.errorAt(at, 'SOURCE is not allowed after the sandbox-mode line (\\-): the client refuses it too');
+    const blank = command.indexOf(' ');
+    const name = blank < 0 ? '' : trimEnd(command.slice(blank + 1)).replace(/^[ \t\n\v\f\r]+/, '');
+    if (!name) throw this.errorAt(at, 'SOURCE must be followed by a file name');
+    const shown = this.input.binary ? Buffer.from(name, 'latin1').toString('utf8') : name;
+    let sourced: SourcedFile;
+    try {
+      sourced = this.input.openSource!(shown);
+    } catch (err) {
+      throw this.errorAt(at, `cannot SOURCE ${shown}: ${(err as Error).message}`);
+    }
+    if (this.sourcing.includes(sourced.key)) throw this.errorAt(at, `SOURCE ${shown} would read ${sourced.file} inside itself`);
+    const saved = {
+      file: this.file, lineNumber: this.lineNumber, lineText: this.lineText, counted: this.counted,
+      inString: this.inString, dollarTag: this.dollarTag, mlComment: this.mlComment, openedAt: this.openedAt,
+    };
+    this.reset();
+    this.inString = '';
+    this.mlComment = false;
+    this.sourcing.push(sourced.key);
+    this.readFile(withoutBom(sourced.bytes).toString('latin1'), sourced.file);
+    this.endOfFile();
+    this.sourcing.pop();
+    Object.assign(this, saved);
+    this.reset();
   }
 
   private emit(): void {
@@ -335,15 +464,19 @@ class ClientReader {
     // Nothing but comments and blanks: the client sends nothing, or (comments kept) a no-op.
     if (this.current && text) {
       const lineEnd = text.indexOf('\n', this.current.textIndex);
-      const firstLine = text.slice(this.current.textIndex, lineEnd < 0 ? undefined : lineEnd).trim();
-      this.statements.push({
+      let firstLine = text.slice(this.current.textIndex, lineEnd < 0 ? undefined : lineEnd).trim();
+      if (this.input.binary) firstLine = Buffer.from(firstLine.slice(0, 400), 'latin1').toString('utf8');
+      const statement: SqlStatement = {
         text,
         index: this.statements.length,
         line: this.current.at.line,
         column: this.current.at.column,
         firstLine: firstLine.length > 100 ? `${firstLine.slice(0, 100)}…` : firstLine,
         delimiter: this.delimiter,
-      });
+        ...(this.sourcing.length > 1 ? { file: this.file } : {}),
+      };
+      if (this.input.binary) withBytes(statement, text);
+      this.statements.push(statement);
     }
     this.reset();
   }
@@ -392,6 +525,25 @@ class ClientReader {
           put('\\', pos - 1, true);
           if (!mariadb && next === '`' && this.inString === '`') pos--;
           else out += next;
+          continue;
+        }
+        if (mariadb && next === '-') {
+          // com_sandbox(), which mariadb-dump writes as "/*M!999999\- enable the sandbox mode */".
+          this.sandbox = true;
+          continue;
+        }
+        if (next === '.' && this.canSource()) {
+          // The pending text is dropped and the rest of the line names the file; the client then
+          // skips to the delimiter (or, in an executable comment, to its end).
+          flush();
+          this.source(line.slice(pos - 1), this.positionAt(pos - 1));
+          if (ssComment) {
+            const close = line.indexOf('*/', pos + 1);
+            pos = close < 0 ? end : close - 1;
+          } else {
+            const delimiterAt = line.indexOf(this.delimiter, pos + 1);
+            pos = delimiterAt < 0 ? end : delimiterAt + this.delimiter.length - 1;
+          }
           continue;
         }
         throw this.unsupportedCommand(`\\${next}`, this.positionAt(pos - 1));
@@ -497,15 +649,17 @@ class ClientReader {
   private columnAt(index: number): number {
     let { index: from, column } = this.counted;
     if (index < from) [from, column] = [0, 1];
+    // A low surrogate is the second half of the character before it; in bytes, a UTF-8 continuation byte is.
+    const [low, high] = this.input.binary ? [0x80, 0xbf] : [0xdc00, 0xdfff];
     for (let i = from; i < index; i++) {
       const code = this.lineText.charCodeAt(i);
-      if (code < 0xdc00 || code > 0xdfff) column++; // a low surrogate is the second half of the character before it
+      if (code < low || code > high) column++;
     }
     this.counted = { index, column };
     return column;
   }
 
   private errorAt(at: Position, reason: string): SqlSplitError {
-    return new SqlSplitError(reason, at.line, at.column);
+    return new SqlSplitError(reason, at.line, at.column, this.sourcing.length > 1 ? this.file : undefined);
   }
 }
