@@ -124,6 +124,12 @@ interface Position {
   column: number;
 }
 
+interface Mark {
+  line: number;
+  lineText: string;
+  index: number;
+}
+
 interface InputOptions {
   /** Lines are bytes as latin1 characters: statements get their bytes, columns count UTF-8 characters. */
   binary: boolean;
@@ -153,6 +159,11 @@ const CLIENT_COMMANDS = new Map<string, boolean>([
 /** Commands that are also SQL the server runs the same way: sent as statements. */
 const SQL_COMMANDS = new Set(['use', 'help']);
 
+/** ordinaryRun() inside a quote: anything but the quote and a backslash (a dollar quote's end is found at '$'). */
+const IN_STRING_RUNS: Record<string, RegExp> = {
+  "'": /[^'\\]+/y, '"': /[^"\\]+/y, '`': /[^`\\]+/y, $: /[^$\\]+/y,
+};
+
 /** The client keeps delimiters in a 16-byte buffer. */
 const MAX_DELIMITER_BYTES = 15;
 
@@ -169,7 +180,7 @@ function trimEnd(text: string): string {
 
 /** is_delimiter_command(): the client only compares the first nine characters. */
 function startsWithDelimiterWord(text: string): boolean {
-  return text.length >= 9 && text.slice(0, 9).toLowerCase() === 'delimiter';
+  return text.length >= 9 && (text.charCodeAt(0) | 0x20) === 0x64 && text.slice(0, 9).toLowerCase() === 'delimiter';
 }
 
 /**
@@ -199,6 +210,10 @@ function mysqlSkipCommentsAndSpace(text: string): number {
  * only DELIMITER, and takes any first word that merely begins with "delimiter" for it.
  */
 function clientCommand(text: string, delimiter: string, mariadb: boolean): string | null {
+  // The first word decides first: a statement that is no command is not scanned (a dump's INSERTs are long).
+  const start = Math.max(0, text.search(/[^ \t\n\v\f\r]/));
+  const head = firstWord(text.slice(start, start + 64)).word;
+  if (mariadb ? !CLIENT_COMMANDS.has(head.toLowerCase()) : !startsWithDelimiterWord(head)) return null;
   const name = text.replace(/^[ \t\n\v\f\r]+/, '');
   if (name.includes('\\g') || (name.includes(delimiter) && !startsWithDelimiterWord(name))) return null;
   const { word, hasArgument } = firstWord(name);
@@ -274,9 +289,9 @@ class ClientReader {
   private dollarTag = '';
   private mlComment = false;
   /** Where the open string or comment began, for the end-of-file error. */
-  private openedAt: Position | null = null;
+  private openedAt: Mark | null = null;
   /** Where an executable comment or hint that is still open began (the client forgets at line end; we keep it for the error). */
-  private execOpenedAt: Position | null = null;
+  private execOpenedAt: Mark | null = null;
   /** The statement being read: where its first significant character is, in the file and in `buffer`. */
   private current: { at: Position; textIndex: number } | null = null;
   private readonly statements: SqlStatement[] = [];
@@ -337,10 +352,10 @@ class ClientReader {
   private endOfFile(): void {
     if (this.inString) {
       const what = this.inString === '$' ? `dollar-quoted string ${this.dollarTag}` : `${this.inString} quoted ${this.inString === '`' ? 'identifier' : 'string'}`;
-      throw this.errorAt(this.openedAt!, `unterminated ${what} at end of file`);
+      throw this.errorAt(this.resolve(this.openedAt!), `unterminated ${what} at end of file`);
     }
-    if (this.mlComment) throw this.errorAt(this.openedAt!, 'unterminated /* comment at end of file');
-    if (this.execOpenedAt) throw this.errorAt(this.execOpenedAt, 'unterminated executable comment at end of file');
+    if (this.mlComment) throw this.errorAt(this.resolve(this.openedAt!), 'unterminated /* comment at end of file');
+    if (this.execOpenedAt) throw this.errorAt(this.resolve(this.execOpenedAt), 'unterminated executable comment at end of file');
     // The client sends a last statement that has no delimiter (MariaDB's without looking for a command in it).
     if (trimEnd(this.buffer)) {
       if (this.rules.mariadb) this.emit();
@@ -352,7 +367,30 @@ class ClientReader {
   /** MariaDB and MySQL check for a client command at a line's start when no statement is pending. */
   private lineMayBeCommand(): boolean {
     if (!this.buffer) return true;
-    return this.usesMysqlCommentSkipping() && mysqlSkipCommentsAndSpace(this.buffer) >= this.buffer.length;
+    // A started statement has text the comment skipping cannot pass: no need to scan (and flatten) a long buffer.
+    return this.usesMysqlCommentSkipping() && !this.current && mysqlSkipCommentsAndSpace(this.buffer) >= this.buffer.length;
+  }
+
+  private runs: { delimiter: string; outside: RegExp } | null = null;
+
+  /**
+   * A sticky pattern for characters the reader copies one by one without any rule applying: in a
+   * quoted string anything but its quote and a backslash; outside one anything but quotes,
+   * backslashes, comment starts and ends, a possible dollar quote and the delimiter's first character.
+   */
+  private ordinaryRun(): RegExp {
+    if (this.inString) return IN_STRING_RUNS[this.inString === '$' ? '$' : this.inString];
+    if (this.runs?.delimiter !== this.delimiter) {
+      const special = `'"\`\\\\#\\-/*${this.rules.dollarQuotes ? '$' : ''}${this.delimiter[0]}`;
+      // Whole '...' and "..." strings on the line are taken too (a backslash escapes the next
+      // character, as the rules below copy it); one left open at the line's end is not.
+      const quoted = (q: string) => `${q}[^${q}\\\\]*(?:\\\\[^][^${q}\\\\]*)*${q}`;
+      this.runs = {
+        delimiter: this.delimiter,
+        outside: new RegExp(`(?:[^${special.replace(/[\]^]/g, '\\$&')}]+|${quoted("'")}|${quoted('"')})+`, 'y'),
+      };
+    }
+    return this.runs.outside;
   }
 
   private usesMysqlCommentSkipping(): boolean {
@@ -510,6 +548,18 @@ class ClientReader {
     };
 
     for (let pos = 0; pos < end; pos++) {
+      // The fast path for the bulk of a dump (long multi-row INSERTs): a run of characters that
+      // the rules below would each just copy is copied at once. Only once the statement has
+      // started, outside comments and hints, and with no blank owed after a comment.
+      if (this.current && !this.mlComment && ssComment !== 'hint' && !needSpace) {
+        const run = this.ordinaryRun();
+        run.lastIndex = pos;
+        if (run.test(line)) {
+          out += line.slice(pos, run.lastIndex);
+          pos = run.lastIndex;
+          if (pos >= end) break;
+        }
+      }
       const ch = line[pos];
       if (!keepComments && isSpace(ch) && !out && !this.buffer) continue;
 
@@ -576,7 +626,7 @@ class ClientReader {
 
       const opensExecutable = line[pos + 2] === '!' || (mariadb ? line[pos + 2] === 'M' && line[pos + 3] === '!' : line[pos + 2] === '+');
       if (!this.inString && ch === '/' && line[pos + 1] === '*' && !opensExecutable && ssComment !== 'hint') {
-        if (!this.mlComment) this.openedAt = this.positionAt(pos);
+        if (!this.mlComment) this.openedAt = this.mark(pos);
         if (keepComments) out += '/*';
         pos++;
         this.mlComment = true;
@@ -597,7 +647,7 @@ class ClientReader {
       if (!this.inString && ch === '/' && line[pos + 1] === '*') {
         const kind = line[pos + 2] === '!' ? 'exec' : !mariadb && line[pos + 2] === '+' ? 'hint' : '';
         if (kind) ssComment = kind;
-        if (!this.mlComment && opensExecutable) this.execOpenedAt = this.positionAt(pos);
+        if (!this.mlComment && opensExecutable) this.execOpenedAt = this.mark(pos);
       } else if (!this.inString && ch === '*' && line[pos + 1] === '/') {
         ssComment = '';
         if (!this.mlComment) this.execOpenedAt = null;
@@ -614,13 +664,13 @@ class ClientReader {
       } else if (!this.mlComment && !this.inString && ssComment !== 'hint') {
         if (ch === "'" || ch === '"' || ch === '`') {
           this.inString = ch;
-          this.openedAt = this.positionAt(pos);
+          this.openedAt = this.mark(pos);
         } else if (ch === '$' && this.rules.dollarQuotes) {
           const tag = dollarQuoteAt(line, pos);
           if (tag) {
             this.inString = '$';
             this.dollarTag = tag;
-            this.openedAt = this.positionAt(pos);
+            this.openedAt = this.mark(pos);
             text = tag;
             pos += tag.length - 1;
           }
@@ -640,6 +690,21 @@ class ClientReader {
       if (!startsWithDelimiterWord(out) || this.inString || this.mlComment) out += '\n';
       if (!this.mlComment || keepComments) this.buffer += out;
     }
+  }
+
+  /** A position whose column is only counted if a message needs it (quotes open and close all along a dump). */
+  private mark(index: number): Mark {
+    return { line: this.lineNumber, lineText: this.lineText, index };
+  }
+
+  private resolve(mark: Mark): Position {
+    if (mark.lineText === this.lineText) return this.positionAt(mark.index);
+    const saved = { lineText: this.lineText, counted: this.counted };
+    this.lineText = mark.lineText;
+    this.counted = { index: 0, column: 1 };
+    const column = this.columnAt(mark.index);
+    Object.assign(this, saved);
+    return { line: mark.line, column };
   }
 
   private positionAt(index: number): Position {
