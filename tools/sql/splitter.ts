@@ -98,7 +98,7 @@ export interface ByteSplitOptions extends SplitOptions {
 export function splitSqlBytes(bytes: Buffer, options: ByteSplitOptions = {}): SqlStatement[] {
   const reader = new ClientReader(rulesOf(options), { binary: true, openSource: options.openSource });
   reader.sourcing.push(options.key ?? options.file ?? '');
-  reader.readFile(withoutBom(bytes).toString('latin1'), options.file);
+  reader.readBytes(withoutBom(bytes), options.file);
   return reader.finish();
 }
 
@@ -163,6 +163,9 @@ const SQL_COMMANDS = new Set(['use', 'help']);
 const IN_STRING_RUNS: Record<string, RegExp> = {
   "'": /[^'\\]+/y, '"': /[^"\\]+/y, '`': /[^`\\]+/y, $: /[^$\\]+/y,
 };
+
+/** How much of a file is decoded into one string at a time (cut after a line end). */
+const BYTES_PER_PIECE = 64 * 1024 * 1024;
 
 /** The client keeps delimiters in a 16-byte buffer. */
 const MAX_DELIMITER_BYTES = 15;
@@ -309,11 +312,26 @@ class ClientReader {
 
   constructor(private readonly rules: Rules, private readonly input: InputOptions) {}
 
-  /** Reads a whole file (text, or bytes as latin1 characters): lines end in "\n", one "\r" before it is dropped, as the client does. */
-  readFile(source: string, file: string | undefined): void {
+  /**
+   * Reads a file's bytes as latin1 characters, in pieces cut after a line end: a JavaScript
+   * string holds at most 512 MiB, and dumps can be bigger.
+   */
+  readBytes(bytes: Buffer, file: string | undefined): void {
+    let lineNumber = 0;
+    for (let start = 0; start < bytes.length;) {
+      const newline = bytes.indexOf(0x0a, Math.min(start + BYTES_PER_PIECE, bytes.length) - 1);
+      const end = newline < 0 ? bytes.length : newline + 1;
+      lineNumber = this.readFile(bytes.toString('latin1', start, end), file, lineNumber);
+      start = end;
+    }
+    this.file = file;
+  }
+
+  /** Reads a whole file (text, or bytes as latin1 characters): lines end in "\n", one "\r" before it is dropped, as the client does. Returns the last line number. */
+  readFile(source: string, file: string | undefined, linesBefore = 0): number {
     this.file = file;
     let start = 0;
-    let lineNumber = 0;
+    let lineNumber = linesBefore;
     while (start < source.length) {
       let end = source.indexOf('\n', start);
       if (end < 0) end = source.length;
@@ -321,6 +339,7 @@ class ClientReader {
       this.readLine(source.slice(start, stop), ++lineNumber);
       start = end + 1;
     }
+    return lineNumber;
   }
 
   readLine(line: string, lineNumber: number): void {
@@ -490,7 +509,7 @@ class ClientReader {
     this.inString = '';
     this.mlComment = false;
     this.sourcing.push(sourced.key);
-    this.readFile(withoutBom(sourced.bytes).toString('latin1'), sourced.file);
+    this.readBytes(withoutBom(sourced.bytes), sourced.file);
     this.endOfFile();
     this.sourcing.pop();
     Object.assign(this, saved);
