@@ -301,6 +301,13 @@ describe('sql splitter', () => {
       expect(() => splitSqlBytes(Buffer.from('SELECT 1; -- ü\nSELECT `ü`, \\G;'), MARIADB)).to.throw(SqlSplitError, /^2:13: the client command "\\G"/);
     });
 
+    it('reads a file in pieces cut after line ends exactly as in one piece (dumps can exceed the longest string)', () => {
+      const bytes = Buffer.from("SELECT 'a\nb;c';\nDELIMITER $$\nCREATE PROCEDURE p() BEGIN SELECT 1; END$$\nDELIMITER ;\r\nINSERT INTO t VALUES\n(1,'x'),\n(2,'y');\nSELECT 3");
+      const whole = splitSqlBytes(bytes, MARIADB).map((s) => [s.text, s.line, s.column]);
+      expect(whole).to.have.length(4);
+      for (const pieceBytes of [1, 2, 7, 16]) expect(splitSqlBytes(bytes, { ...MARIADB, pieceBytes }).map((s) => [s.text, s.line, s.column]), `${pieceBytes}`).to.deep.equal(whole);
+    });
+
     it('takes MariaDB\'s sandbox-mode line as the mariadb client does, and as a comment under MySQL', () => {
       expect(splitSqlBytes(Buffer.from(SANDBOX), MARIADB).map((s) => s.text))
         .to.deep.equal(['/*M!999999 enable the sandbox mode */ \n\n/*!40101 SET NAMES utf8mb4 */', 'SELECT 1']);

@@ -86,6 +86,8 @@ export interface ByteSplitOptions extends SplitOptions {
    * does not); throws an Error whose message says why not. Without it, SOURCE is refused.
    */
   openSource?(name: string): SourcedFile;
+  /** Bytes decoded into one string at a time (see ClientReader.readBytes); smaller in tests only. */
+  pieceBytes?: number;
 }
 
 /**
@@ -96,7 +98,7 @@ export interface ByteSplitOptions extends SplitOptions {
  * single-byte character sets.
  */
 export function splitSqlBytes(bytes: Buffer, options: ByteSplitOptions = {}): SqlStatement[] {
-  const reader = new ClientReader(rulesOf(options), { binary: true, openSource: options.openSource });
+  const reader = new ClientReader(rulesOf(options), { binary: true, openSource: options.openSource, pieceBytes: options.pieceBytes ?? BYTES_PER_PIECE });
   reader.sourcing.push(options.key ?? options.file ?? '');
   reader.readBytes(withoutBom(bytes), options.file);
   return reader.finish();
@@ -134,6 +136,7 @@ interface InputOptions {
   /** Lines are bytes as latin1 characters: statements get their bytes, columns count UTF-8 characters. */
   binary: boolean;
   openSource?: ByteSplitOptions['openSource'];
+  pieceBytes?: number;
 }
 
 /**
@@ -319,7 +322,7 @@ class ClientReader {
   readBytes(bytes: Buffer, file: string | undefined): void {
     let lineNumber = 0;
     for (let start = 0; start < bytes.length;) {
-      const newline = bytes.indexOf(0x0a, Math.min(start + BYTES_PER_PIECE, bytes.length) - 1);
+      const newline = bytes.indexOf(0x0a, Math.min(start + (this.input.pieceBytes ?? BYTES_PER_PIECE), bytes.length) - 1);
       const end = newline < 0 ? bytes.length : newline + 1;
       lineNumber = this.readFile(bytes.toString('latin1', start, end), file, lineNumber);
       start = end;
