@@ -28,7 +28,7 @@ describe('bench (tiny run against the real server)', function () {
     localInfileBefore = await withConnection(testServerUrl(), async (c) =>
       Number((await queryRows<{ v: number }>(c, 'SELECT @@global.local_infile AS v'))[0].v), { database: null });
     ({ code, stdout, stderr } = runCli(['bench', '--url', testServerUrl(), '--rows', '1000', '--sample-rows', '200', '--contacts', '300',
-      '--workers', '1,4,16', '--scale-sets', '2', '--maintenance-rows', '500', '--load-repeats', '1', '--out', out, '--svg', svg], { CI: '1' }));
+      '--workers', '1,4,16', '--scale-sets', '2', '--maintenance-rows', '500', '--sql-run-mb', '1', '--load-repeats', '1', '--out', out, '--svg', svg], { CI: '1' }));
     if (fs.existsSync(out)) report = JSON.parse(fs.readFileSync(out, 'utf8')) as BenchReport;
   });
 
@@ -83,7 +83,7 @@ describe('bench (tiny run against the real server)', function () {
   });
 
   it('judges the targets of issues 8 and 5 from ratios of the same run', () => {
-    expect(report.targets.map((t) => t.name)).to.deep.equal(['loader-vs-ceiling', 'pipeline-vs-bare', 'pipeline-scaling', 'pipeline-vs-naive', 'offload-vs-hand']);
+    expect(report.targets.map((t) => t.name)).to.deep.equal(['loader-vs-ceiling', 'pipeline-vs-bare', 'pipeline-scaling', 'pipeline-vs-naive', 'offload-vs-hand', 'sqlrun-vs-client']);
     for (const t of report.targets.slice(1)) {
       expect(t.ratio).to.be.a('number');
       expect(t.pass).to.equal(t.ratio! >= t.threshold);
@@ -116,6 +116,15 @@ describe('bench (tiny run against the real server)', function () {
     expect(Object.keys(m.offloadSteps)).to.include.members(['dump', 'verify: restore']);
   });
 
+  it('replays one dump with the client and with sql run, checks both restores and prints the "sql run" row with its ratio', () => {
+    const sqlrun = report.sqlrun!;
+    expect(sqlrun.bytes).to.be.greaterThan(500_000);
+    expect(sqlrun.results.map((r) => [r.method, r.status, r.units])).to.deep.equal([['client', 'ok', sqlrun.bytes], ['runner', 'ok', sqlrun.bytes]]);
+    for (const r of sqlrun.results) expect(r.note).to.match(new RegExp(`restore checked: ${sqlrun.rows} rows, checksum \\d+`));
+    expect(sqlrun.ratio).to.be.a('number');
+    expect(stdout).to.match(/^  sql run \(runSqlFile\) +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+x +(PASS|FAIL)$/m);
+  });
+
   it('draws the chart as SVG with a bar per measured method', () => {
     const text = fs.readFileSync(svg, 'utf8');
     expect(text).to.match(/^<\?xml[^>]*>\s*<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
@@ -140,7 +149,7 @@ describe('bench (tiny run against the real server)', function () {
   it('refuses an unknown section or worker count with a one-line reason and touches no server', () => {
     const bad = runCli(['bench', '--url', 'mysql://root@127.0.0.1:1', '--only', 'load,bogus']);
     expect(bad.code).to.equal(1);
-    expect(bad.stderr.trim()).to.equal('reminderly-db: --only: unknown section "bogus" (expected load, claim, scale, maintenance)');
+    expect(bad.stderr.trim()).to.equal('reminderly-db: --only: unknown section "bogus" (expected load, claim, scale, maintenance, sqlrun)');
     expect(() => parseWorkers('4,zero')).to.throw(UserError, '--workers: "zero" is not a worker count from 1 to 64');
     expect(parseWorkers('16,1,4,4')).to.deep.equal([1, 4, 16]);
     expect(parseSections('maintenance,load')).to.deep.equal(['load', 'maintenance']);

@@ -45,9 +45,10 @@ describe('reminderly-db sql run', function () {
       'DELIMITER ;',
       'CALL cli_fill();',
     ].join('\n'));
-    const result = runCli(['sql', 'run', first, second, '--url', db.url]);
+    const result = runCli(['sql', 'run', first, second, '--url', db.url, '--default-character-set', 'utf8mb4']);
     expect(result.code, result.stderr).to.equal(0);
-    expect(result.stdout).to.equal(`applied ${first}: 2 statements\napplied ${second}: 2 statements\n`);
+    expect(result.stdout).to.equal('session character set utf8mb4 (asked for with --default-character-set)\n'
+      + `applied ${first}: 2 statements\napplied ${second}: 2 statements\n`);
     expect(await withConnection(db.url, (conn) => queryRows(conn, 'SELECT id FROM cli_a ORDER BY id'))).to.deep.equal([{ id: 1 }, { id: 2 }]);
   });
 
@@ -55,7 +56,7 @@ describe('reminderly-db sql run', function () {
     const file = write('env.sql', 'CREATE TABLE cli_env (id INT)');
     const result = runCli(['sql', 'run', file], { MYSQL_URL: db.url });
     expect(result.code, result.stderr).to.equal(0);
-    expect(result.stdout).to.equal(`applied ${file}: 1 statement\n`);
+    expect(result.stdout).to.match(new RegExp(`^session character set \\w+ \\(the (mysql|mariadb) client's default .*\\)\napplied ${file}: 1 statement\n$`));
     expect(await tables()).to.include('cli_env');
   });
 
@@ -81,6 +82,21 @@ describe('reminderly-db sql run', function () {
     const result = runCli(['sql', 'run', good, bad, '--url', db.url]);
     expectOneLineError(result, 1, /^reminderly-db: .*bad\.sql:2:9: the client command "\\G" is not supported/);
     expect(await tables()).not.to.include('cli_not_run2');
+  });
+
+  it('starts the session in the client\'s default character set for the locale, and says which', async () => {
+    const file = write('locale.sql', 'CREATE TABLE cli_locale AS SELECT @@character_set_client AS cs;');
+    const result = runCli(['sql', 'run', file, '--url', db.url], { LC_ALL: 'C' });
+    expect(result.code, result.stderr).to.equal(0);
+    expect(result.stdout.split('\n')[0]).to.match(/^session character set latin1 \(the (mysql|mariadb) client's default for the locale's codeset ANSI_X3\.4-1968\)$/);
+    const [row] = await withConnection(db.url, (conn) => queryRows<{ cs: string }>(conn, 'SELECT cs FROM cli_locale'));
+    expect(row.cs).to.equal('latin1');
+  });
+
+  it('exits 1 for a character set the server does not know, before running anything', async () => {
+    const file = write('unknown-charset.sql', 'CREATE TABLE cli_not_run3 (id INT);');
+    expectOneLineError(runCli(['sql', 'run', file, '--url', db.url, '--default-character-set', 'klingon']), 1, /^reminderly-db: unknown character set "klingon"/);
+    expect(await tables()).not.to.include('cli_not_run3');
   });
 
   it('exits 1 for a URL without a database, or one that is not a URL', () => {

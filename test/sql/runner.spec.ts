@@ -118,10 +118,10 @@ describe('sql runner', function () {
 
   describe('runSqlFile', () => {
     it('refuses a file the client would misread before running any of it, naming the file', async () => {
-      const file = write('split-error.sql', 'CREATE TABLE never_created (id INT);\nsource other.sql;\n');
+      const file = write('split-error.sql', 'CREATE TABLE never_created (id INT);\ntee other.txt;\n');
       const err = await rejection(runSqlFile(conn, file, { file: 'seeds/split-error.sql' }));
       expect(err).to.be.instanceOf(SqlSplitError);
-      expect(err.message).to.match(/^seeds\/split-error\.sql:2:1: the client command "source" is not supported/);
+      expect(err.message).to.match(/^seeds\/split-error\.sql:2:1: the client command "tee" is not supported/);
       expect(await tableExists(conn, 'never_created')).to.equal(false);
     });
 
@@ -142,6 +142,66 @@ describe('sql runner', function () {
       expect(routine.body).to.equal(server.clientKeepsComments ? 'BEGIN\n  -- why this is here\n  SELECT 1;\nEND' : 'BEGIN\n  \n  SELECT 1;\nEND');
       // mysql2 asks for IGNORE_SPACE on connecting; the client does not, and the mode is stored with the routine.
       expect(routine.sqlMode.split(',')).not.to.include('IGNORE_SPACE');
+    });
+
+    it('sends a file\'s bytes as they are: latin1 text and binary strings need not be UTF-8', async () => {
+      // 0xE9 is "é" in latin1; the VARBINARY literal holds 0xFF, an escaped quote and a backslash pair, as mysqldump writes them.
+      const bytes = Buffer.concat([
+        Buffer.from("CREATE TABLE raw_bytes (t VARCHAR(10) CHARACTER SET latin1, b VARBINARY(10));\nINSERT INTO raw_bytes VALUES (_latin1 'caf"),
+        Buffer.from([0xe9]), Buffer.from("', '"), Buffer.from([0xff, 0x5c, 0x27, 0x5c, 0x5c, 0xfe]), Buffer.from("');\n"),
+      ]);
+      expect(await runSqlFile(conn, write('latin1-data.sql', bytes))).to.equal(2);
+      const [row] = await queryRows<{ t: string; b: string }>(conn, 'SELECT HEX(t) AS t, HEX(b) AS b FROM raw_bytes');
+      expect(row).to.deep.equal({ t: '636166E9', b: 'FF275CFE' });
+    });
+
+    it('runs SOURCE (MariaDB) relative to the current directory, nested, with errors naming the sourced file', async () => {
+      if ((await detectServer(conn)).flavour !== 'mariadb') {
+        // MySQL 9's client does not run SOURCE in batch mode (--commands is off): refused, nothing run.
+        const err = await rejection(runSqlFile(conn, write('src/mysql.sql', 'CREATE TABLE not_sourced (id INT);\nsource other.sql\n'), { file: 'src/mysql.sql' }));
+        expect(err.message).to.match(/^src\/mysql\.sql:2:1: the client command "source" is not supported/);
+        expect(await tableExists(conn, 'not_sourced')).to.equal(false);
+        return;
+      }
+      write('src/inner/leaf.sql', 'INSERT INTO sourced VALUES (2);\nDELIMITER $$\n');
+      write('src/middle.sql', 'INSERT INTO sourced VALUES (1);\nsource src/inner/leaf.sql\nINSERT INTO sourced VALUES (3)$$\n');
+      const top = write('src/top.sql', 'CREATE TABLE sourced (id INT PRIMARY KEY);\n\\. src/middle.sql\nDELIMITER ;\nINSERT INTO sourced VALUES (4);\n');
+      const cwd = process.cwd();
+      try {
+        process.chdir(dir);
+        expect(await runSqlFile(conn, top)).to.equal(5);
+        expect((await queryRows<{ id: number }>(conn, 'SELECT id FROM sourced ORDER BY id')).map((r) => r.id)).to.deep.equal([1, 2, 3, 4]);
+
+        write('src/bad-leaf.sql', 'SELECT 1;\nINSERT INTO no_such_table VALUES (1);\n');
+        const failing = write('src/failing.sql', 'source src/bad-leaf.sql;\nCREATE TABLE after_bad_leaf (id INT);\n');
+        const err = await rejection(runSqlFile(conn, failing)) as SqlRunError;
+        expect(err).to.be.instanceOf(SqlRunError);
+        expect(err.message).to.match(/^src\/bad-leaf\.sql:2:1: statement 2 \("INSERT INTO no_such_table VALUES \(1\)"\) failed: ER_NO_SUCH_TABLE/);
+        expect(await tableExists(conn, 'after_bad_leaf')).to.equal(false);
+
+        const loop = write('src/loop.sql', 'SELECT 1;\nsource src/loop.sql\n');
+        expect((await rejection(runSqlFile(conn, loop, { file: 'src/loop.sql' }))).message)
+          .to.equal('src/loop.sql:2:1: SOURCE src/loop.sql would read src/loop.sql inside itself');
+        expect((await rejection(runSqlFile(conn, write('src/missing.sql', 'SELECT 1;\nsource src/nope.sql\n'), { file: 'src/missing.sql' }))).message)
+          .to.equal('src/missing.sql:2:1: cannot SOURCE src/nope.sql: no such file');
+      } finally {
+        process.chdir(cwd);
+      }
+    });
+
+    it('puts the session in the client\'s character set when asked, and refuses one it cannot read', async () => {
+      const file = write('charset.sql', "CREATE TABLE session_charset AS SELECT @@character_set_client AS cs, @@collation_connection AS co, CHAR_LENGTH('é') AS n;\n");
+      const other = await db.connect();
+      try {
+        await runSqlFile(other, file, { characterSet: 'latin1' });
+        const [row] = await queryRows<{ cs: string; co: string; n: number }>(conn, 'SELECT cs, co, n FROM session_charset');
+        // The two UTF-8 bytes of "é" are two latin1 characters: what the client sends in a latin1 session.
+        expect(row).to.deep.equal({ cs: 'latin1', co: 'latin1_swedish_ci', n: 2 });
+        expect((await rejection(runSqlFile(other, file, { characterSet: 'sjis' }))).message).to.match(/^character set sjis is not supported/);
+        expect((await rejection(runSqlFile(other, file, { characterSet: 'klingon' }))).message).to.match(/^unknown character set "klingon"/);
+      } finally {
+        await other.end();
+      }
     });
 
     it('knows the client dialect of the server under test', async () => {

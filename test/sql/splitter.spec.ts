@@ -2,7 +2,7 @@
 // clients were seen to send (MariaDB 10.11 `mariadb`, MySQL 9.7 `mysql`) and exact positions.
 import { expect } from 'chai';
 import { describeServer } from '../../tools/sql/flavour';
-import { clientDialectFor, splitSql, SplitOptions, SqlSplitError, SqlStatement } from '../../tools/sql/splitter';
+import { clientDialectFor, splitSql, splitSqlBytes, SourcedFile, SplitOptions, SqlSplitError, SqlStatement } from '../../tools/sql/splitter';
 
 const MARIADB: SplitOptions = { client: 'mariadb' };
 const MYSQL_9: SplitOptions = { client: 'mysql', keepComments: true, dollarQuotes: true };
@@ -278,6 +278,71 @@ describe('sql splitter', () => {
 
     it('keeps \\N, which the client passes on, and words that merely start like a command', () => {
       expect(texts('SELECT \\N;\nSELECT 1 AS statusx;\nSELECT 2 AS `go`;')).to.deep.equal(['SELECT \\N', 'SELECT 1 AS statusx', 'SELECT 2 AS `go`']);
+    });
+  });
+
+  describe('bytes, sandbox mode and SOURCE', () => {
+    const SANDBOX = '/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19\n/*!40101 SET NAMES utf8mb4 */;\nSELECT 1;\n';
+    /** Files SOURCE may name, in memory: this is the splitter alone, the runner reads real files. */
+    const files = (contents: Record<string, string>) => (name: string): SourcedFile => {
+      if (!(name in contents)) throw new Error('no such file');
+      return { file: name, key: name, bytes: Buffer.from(contents[name]) };
+    };
+
+    it('keeps every byte of a file that is not UTF-8, and counts columns in UTF-8 characters', () => {
+      const bytes = Buffer.concat([Buffer.from("SELECT 'caf"), Buffer.from([0xe9, 0x5c, 0x27, 0xff]), Buffer.from("';\n  SELECT 'é', 2;")]);
+      const statements = splitSqlBytes(bytes, MARIADB);
+      expect(statements.map((s) => s.bytes!.toString('hex'))).to.deep.equal([
+        Buffer.concat([Buffer.from("SELECT 'caf"), Buffer.from([0xe9, 0x5c, 0x27, 0xff]), Buffer.from("'")]).toString('hex'),
+        Buffer.from("SELECT 'é', 2").toString('hex'),
+      ]);
+      expect(statements[1].text).to.equal("SELECT 'é', 2");
+      expect(where(statements[1])).to.deep.equal([2, 3]);
+      expect(() => splitSqlBytes(Buffer.from('SELECT 1; -- ü\nSELECT `ü`, \\G;'), MARIADB)).to.throw(SqlSplitError, /^2:13: the client command "\\G"/);
+    });
+
+    it('reads a file in pieces cut after line ends exactly as in one piece (dumps can exceed the longest string)', () => {
+      const bytes = Buffer.from("SELECT 'a\nb;c';\nDELIMITER $$\nCREATE PROCEDURE p() BEGIN SELECT 1; END$$\nDELIMITER ;\r\nINSERT INTO t VALUES\n(1,'x'),\n(2,'y');\nSELECT 3");
+      const whole = splitSqlBytes(bytes, MARIADB).map((s) => [s.text, s.line, s.column]);
+      expect(whole).to.have.length(4);
+      for (const pieceBytes of [1, 2, 7, 16]) expect(splitSqlBytes(bytes, { ...MARIADB, pieceBytes }).map((s) => [s.text, s.line, s.column]), `${pieceBytes}`).to.deep.equal(whole);
+    });
+
+    it('takes MariaDB\'s sandbox-mode line as the mariadb client does, and as a comment under MySQL', () => {
+      expect(splitSqlBytes(Buffer.from(SANDBOX), MARIADB).map((s) => s.text))
+        .to.deep.equal(['/*M!999999 enable the sandbox mode */ \n\n/*!40101 SET NAMES utf8mb4 */', 'SELECT 1']);
+      expect(splitSqlBytes(Buffer.from(SANDBOX), MYSQL_9).map((s) => s.text)).to.deep.equal([
+        '/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19\n/*!40101 SET NAMES utf8mb4 */', 'SELECT 1']);
+    });
+
+    it('runs SOURCE and \\. for MariaDB: the named file\'s statements in place, the delimiter shared, errors naming that file', () => {
+      const openSource = files({
+        'a.sql': 'SELECT 2;\nDELIMITER //\n',
+        'b.sql': "SELECT 'b';\nsource a.sql\n",
+        'broken.sql': 'SELECT 1;\nSELECT "open\n',
+      });
+      const statements = splitSqlBytes(Buffer.from('SELECT 1;\nsource b.sql;\nSELECT 3//\nDELIMITER ;\n\\. a.sql\nSELECT 4//\n'), { ...MARIADB, file: 'top.sql', openSource });
+      expect(statements.map((s) => [s.text, s.file ?? 'top.sql', s.line])).to.deep.equal([
+        ['SELECT 1', 'top.sql', 1], ["SELECT 'b'", 'b.sql', 1], ['SELECT 2', 'a.sql', 1], ['SELECT 3', 'top.sql', 3], ['SELECT 2', 'a.sql', 1], ['SELECT 4', 'top.sql', 6],
+      ]);
+      const broken = (() => { try { splitSqlBytes(Buffer.from('SELECT 0;\nsource broken.sql\n'), { ...MARIADB, file: 'top.sql', openSource }); } catch (e) { return e as SqlSplitError; } })();
+      expect(broken?.message).to.equal('broken.sql:2:8: unterminated " quoted string at end of file');
+    });
+
+    it('refuses SOURCE after the sandbox line, for MySQL (whose client does not run it in batch mode), and without a file name', () => {
+      const openSource = files({ 'a.sql': 'SELECT 2;' });
+      const error = (sql: string, options: SplitOptions) => {
+        try {
+          splitSqlBytes(Buffer.from(sql), { ...options, openSource });
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return 'no error';
+      };
+      expect(error(`${SANDBOX}source a.sql\n`, MARIADB)).to.equal('5:1: SOURCE is not allowed after the sandbox-mode line (\\-): the client refuses it too');
+      expect(error('SELECT 1;\nsource a.sql;\n', MYSQL_9)).to.match(/^2:1: the client command "source" is not supported/);
+      expect(error('SELECT 1;\n\\. a.sql\n', MYSQL_9)).to.match(/^2:1: the client command "\\\." is not supported/);
+      expect(error('source\n', MARIADB)).to.equal('1:1: SOURCE must be followed by a file name');
     });
   });
 

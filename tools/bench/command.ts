@@ -22,6 +22,7 @@ interface BenchFlags {
   maintenanceRows?: number;
   offloadRows?: number;
   loadRepeats: number;
+  sqlRunMb: number;
   contacts: number;
   only: string;
   enableLocalInfile?: boolean;
@@ -60,6 +61,7 @@ export function registerBenchCommands(program: Command): void {
     .addOption(new Option('--call-timeout <seconds>', 'stop `campaign list` (KILL QUERY) after this long and report it as not finished').default(120).argParser(positiveInt('--call-timeout')))
     .addOption(new Option('--maintenance-rows <n>', 'finished messages to move to history, once per chunk size 100 / 1,000 / 10,000 (default: --rows, at most 100,000; the issue\'s figure: 200000)').argParser(positiveInt('--maintenance-rows')))
     .addOption(new Option('--offload-rows <n>', 'log rows offloaded by the toolkit and by hand (default: --maintenance-rows; the issue\'s figure: 1000000)').argParser(positiveInt('--offload-rows')))
+    .addOption(new Option('--sql-run-mb <n>', 'size in MB of the dump the "sql run" section replays with the client and with the runner').default(100).argParser(positiveInt('--sql-run-mb')))
     .addOption(new Option('--load-repeats <n>', 'runs of the loader and the ceiling, interleaved; the best of each counts').default(2).argParser(positiveInt('--load-repeats')))
     .addOption(new Option('--contacts <n>', 'contacts of the seeded company').default(10_000).argParser(positiveInt('--contacts')))
     .addOption(new Option('--only <sections>', `sections to run: ${SECTIONS.join(',')}`).default(SECTIONS.join(',')))
@@ -78,7 +80,7 @@ export function registerBenchCommands(program: Command): void {
       const { report, failedSections } = await runBench({
         serverUrl, rows: flags.rows, sampleRows: flags.sampleRows, claimRows: flags.claimRows ?? flags.rows, workers, batchSize: flags.batch,
         scaleSets: flags.scaleSets, callTimeoutSeconds: flags.callTimeout, maintenanceRows: flags.maintenanceRows ?? Math.min(flags.rows, 100_000),
-        offloadRows: flags.offloadRows ?? flags.maintenanceRows ?? Math.min(flags.rows, 100_000), loadRepeats: flags.loadRepeats, contacts: flags.contacts,
+        offloadRows: flags.offloadRows ?? flags.maintenanceRows ?? Math.min(flags.rows, 100_000), sqlRunMegabytes: flags.sqlRunMb, loadRepeats: flags.loadRepeats, contacts: flags.contacts,
         only, enableLocalInfile: !!flags.enableLocalInfile, out: path.resolve(flags.out), svg: path.resolve(flags.svg),
         progress: 'auto', log,
       });

@@ -36,6 +36,11 @@ export function evaluateTargets(report: BenchReport): TargetCheck[] {
     targets.push(check('offload-vs-hand', 'toolkit offload (dump, manifest, restore-verify, drop) >= 0.9x the same chain by hand', 0.9,
       m.offload.perSecond, m.offloadByHand.perSecond, `offload ${m.offload.status}, by hand ${m.offloadByHand.status}: ${m.offloadByHand.note ?? ''}`));
   }
+  if (report.sqlrun) {
+    const [client, runner] = report.sqlrun.results;
+    targets.push(check('sqlrun-vs-client', `sql run replays a ${report.sqlrun.megabytes} MB dump >= 0.8x as fast as ${client.label}`, 0.8,
+      runner.perSecond, client.perSecond, `client ${client.status}, runner ${runner.status}: ${runner.note ?? client.note ?? ''}`));
+  }
   return targets;
 }
 
@@ -113,6 +118,14 @@ export function formatReport(report: BenchReport): string {
       fmtInt('rowsPerSecond' in r ? (r as { rowsPerSecond: number | null }).rowsPerSecond : r.unit === 'rows' ? r.perSecond : null)])));
     for (const r of steps) if (r.note) out.push(`  ${r.label}: ${r.note}`);
     if (mt.offloadByHand) out.push(`  offload, toolkit / by hand: ${ratio(mt.offloadRatio)} (target >= 0.90x)`);
+  }
+  if (report.sqlrun) {
+    const sr = report.sqlrun;
+    out.push('', `sql run: a ${(sr.bytes / 1e6).toFixed(1)} MB dump by ${sr.dumpCommand}, ${fmtInt(sr.rows)} rows, replayed into fresh databases`);
+    out.push(...table(['method', 'MB', 'seconds', 'MB/s', 'x client', 'target'], sr.results.map((r) => [
+      r.label, (r.units / 1e6).toFixed(1), r.status === 'ok' ? r.seconds.toFixed(2) : r.status, r.perSecond === null ? '-' : (r.perSecond / 1e6).toFixed(1),
+      r.method === 'runner' ? ratio(sr.ratio) : '', r.method === 'runner' ? (sr.ratio === null ? 'N/A' : sr.ratio >= 0.8 ? 'PASS' : 'FAIL') : ''])));
+    for (const r of sr.results) if (r.note) out.push(`  ${r.label}: ${r.note}`);
   }
   if (report.targets.length) {
     out.push('', 'Targets (ratios in this run)');

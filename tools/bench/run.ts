@@ -19,6 +19,7 @@ import { runLoadSection } from './load';
 import { runMaintenanceSection } from './maintenance';
 import { evaluateTargets } from './report';
 import { runScaleSection } from './scale';
+import { runSqlRunSection } from './sqlrun';
 import { renderChart } from './svg';
 import { BenchReport, Section } from './types';
 
@@ -35,6 +36,8 @@ export interface BenchOptions {
   maintenanceRows: number;
   /** Log rows for the offload comparison. */
   offloadRows: number;
+  /** Size of the dump the "sql run" section replays. */
+  sqlRunMegabytes: number;
   loadRepeats: number;
   contacts: number;
   only: Section[];
@@ -117,7 +120,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
     machine: describeMachine({ start: 0, end: 0, max: 0, mean: 0 }), server: serverReport, database: '',
     options: {
       rows: options.rows, sampleRows: options.sampleRows, claimRows: options.claimRows, workers: options.workers, batchSize: options.batchSize,
-      scaleSets: options.scaleSets, callTimeoutSeconds: options.callTimeoutSeconds, maintenanceRows: options.maintenanceRows, offloadRows: options.offloadRows, loadRepeats: options.loadRepeats, contacts: options.contacts, only: options.only,
+      scaleSets: options.scaleSets, callTimeoutSeconds: options.callTimeoutSeconds, maintenanceRows: options.maintenanceRows, offloadRows: options.offloadRows, sqlRunMegabytes: options.sqlRunMegabytes, loadRepeats: options.loadRepeats, contacts: options.contacts, only: options.only,
       enableLocalInfile: options.enableLocalInfile,
     },
     targets: [], correct: true, notes,
@@ -169,6 +172,9 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
     });
     await section('maintenance', async () => {
       report.maintenance = await runMaintenanceSection(ctx, { rows: options.maintenanceRows, offloadRows: options.offloadRows });
+    });
+    await section('sqlrun', async () => {
+      report.sqlrun = await runSqlRunSection(ctx, { megabytes: options.sqlRunMegabytes, repeats: options.loadRepeats });
     });
     await conn.end().catch(() => conn.destroy());
   } finally {

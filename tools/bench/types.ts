@@ -2,7 +2,7 @@
 // Every figure says how it was obtained (rows, seconds, the method's own note), so a reader of the
 // JSON can judge it without the code.
 
-export const SECTIONS = ['load', 'claim', 'scale', 'maintenance'] as const;
+export const SECTIONS = ['load', 'claim', 'scale', 'maintenance', 'sqlrun'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export type Status = 'ok' | 'failed' | 'skipped';
@@ -102,6 +102,19 @@ export interface MaintenanceSection {
   offloadRatio: number | null;
 }
 
+/** `sql run` against the server's own client replaying the same dump (bytes per second). */
+export interface SqlRunSection {
+  megabytes: number;
+  rows: number;
+  /** The dump's size. */
+  bytes: number;
+  dumpCommand: string;
+  /** The client, then the runner. */
+  results: RateResult[];
+  /** runner bytes/s / client bytes/s (target >= 0.8). */
+  ratio: number | null;
+}
+
 export interface TargetCheck {
   name: string;
   description: string;
@@ -156,6 +169,7 @@ export interface BenchReport {
   claim?: ClaimSection;
   scale?: ScaleSection;
   maintenance?: MaintenanceSection;
+  sqlrun?: SqlRunSection;
   targets: TargetCheck[];
   /** Correctness: every claim run completed each message exactly once. */
   correct: boolean;

@@ -14,6 +14,10 @@ export interface ClientOptions {
   server?: ServerInfo;
   /** More client options, e.g. ['--force'] or ['--skip-comments']. */
   args?: string[];
+  /** --default-character-set; utf8mb4 unless given, null for the client's own default (which follows the locale). */
+  defaultCharacterSet?: string | null;
+  /** Environment variables for the client (e.g. LC_ALL), on top of this process's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface ClientResult {
@@ -37,6 +41,50 @@ function errorLines(stderr: string): string {
   return (errors.length ? errors : lines.slice(-3)).join(' / ') || '(no message)';
 }
 
+/** How the client and dump tools reach the URL's server. */
+function connectionArgs(url: string): string[] {
+  const target = parseUrl(url);
+  return [
+    ...(target.socketPath
+      ? [`--socket=${target.socketPath}`]
+      : ['--protocol=TCP', `--host=${target.host}`, `--port=${target.port}`]),
+    `--user=${target.user}`,
+  ];
+}
+
+/** The password goes through the environment, never the command line (visible in ps). */
+function toolEnvironment(url: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  delete env.MYSQL_PWD;
+  const { password } = parseUrl(url);
+  if (password) env.MYSQL_PWD = password;
+  return env;
+}
+
+/**
+ * Dumps the URL's database with the server's own dump tool (mariadb-dump, mysqldump) and the
+ * options given, plus those the server needs (ServerInfo.dumpOptions), into `outFile`.
+ */
+export async function dumpWithTool(url: string, outFile: string, args: string[], server: ServerInfo): Promise<void> {
+  const database = parseUrl(url).database;
+  if (!database) throw new UserError(`the URL must name the database to dump: ${redactUrl(url)}`);
+  if (!findOnPath(server.dumpCommand)) throw new UserError(`${server.dumpCommand} not found on PATH`);
+  const out = fs.openSync(outFile, 'w');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(server.dumpCommand, [...connectionArgs(url), ...server.dumpOptions, ...args, database],
+        { env: toolEnvironment(url), stdio: ['ignore', out, 'pipe'] });
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+      child.on('error', (err) => reject(new OperationError(`cannot run ${server.dumpCommand}: ${err.message}`)));
+      child.on('close', (status) => (status === 0 ? resolve()
+        : reject(new OperationError(`${server.dumpCommand} exited with ${status ?? 'a signal'}: ${errorLines(stderr)}`))));
+    });
+  } finally {
+    fs.closeSync(out);
+  }
+}
+
 /** The path of an executable on PATH, or null. */
 export function findOnPath(command: string, searchPath = process.env.PATH ?? ''): string | null {
   for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
@@ -56,29 +104,24 @@ function clientMissing(server: ServerInfo): UserError {
   return new UserError(`${server.clientCommand} not found on PATH: the ${server.flavour} ${server.version} server needs its own client, from ${pkg}`);
 }
 
-/** Pipes sqlText into the client matching the server, in batch mode; resolves with its output, rejects on a non-zero exit. */
-export async function runWithClient(url: string, sqlText: string, options: ClientOptions = {}): Promise<ClientResult> {
+/** Pipes sqlText (text, or a file's bytes) into the client matching the server, in batch mode; resolves with its output, rejects on a non-zero exit. */
+export async function runWithClient(url: string, sqlText: string | Buffer, options: ClientOptions = {}): Promise<ClientResult> {
   const target = parseUrl(url);
   const server = options.server ?? await withConnection(url, detectServer, { database: null });
   const command = server.clientCommand;
   if (!findOnPath(command)) throw clientMissing(server);
 
   const database = options.database === undefined ? target.database : options.database;
+  // Files and databases are utf8mb4; the client's default follows the locale.
+  const characterSet = options.defaultCharacterSet === undefined ? 'utf8mb4' : options.defaultCharacterSet;
   const args = [
-    ...(target.socketPath
-      ? [`--socket=${target.socketPath}`]
-      : ['--protocol=TCP', `--host=${target.host}`, `--port=${target.port}`]),
-    `--user=${target.user}`,
+    ...connectionArgs(url),
     '--batch',
-    // Files and databases are utf8mb4; the client's default follows the locale.
-    '--default-character-set=utf8mb4',
+    ...(characterSet ? [`--default-character-set=${characterSet}`] : []),
     ...(options.args ?? []),
     ...(database ? [`--database=${database}`] : []),
   ];
-  // The password goes through the environment, never the command line (visible in ps).
-  const env = { ...process.env };
-  delete env.MYSQL_PWD;
-  if (target.password) env.MYSQL_PWD = target.password;
+  const env = toolEnvironment(url, options.env);
 
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -43,6 +43,32 @@ export interface ServerInfo {
   identifiedByPassword: string;
 }
 
+/**
+ * The character set the command-line client matching this server starts its session in when not
+ * given --default-character-set: my_default_csname() maps the locale's codeset
+ * (nl_langinfo(CODESET) after setlocale(LC_CTYPE, "")) to a character set, and falls back to the
+ * client's compiled-in default when the locale cannot be set or its codeset is not in the table.
+ * MariaDB 10.11's client maps UTF-8 to utf8mb3 and falls back to latin1; MySQL 9's maps UTF-8 to
+ * utf8mb4 and falls back to utf8mb4. Either maps the C locale (ANSI_X3.4-1968) to latin1.
+ * `codeset` is null when the locale cannot be set.
+ */
+export function clientDefaultCharacterSet(flavour: Flavour, codeset: string | null): string {
+  const fallback = flavour === 'mariadb' ? 'latin1' : 'utf8mb4';
+  if (codeset === null) return fallback;
+  const normalized = codeset.toUpperCase();
+  if (normalized === 'UTF-8' || normalized === 'UTF8') return flavour === 'mariadb' ? 'utf8mb3' : 'utf8mb4';
+  return LOCALE_CODESETS[normalized] ?? fallback;
+}
+
+/** The rest of the clients' shared codeset table (mysys/charset.c, charsets[]), the codesets a Linux locale reports. */
+const LOCALE_CODESETS: Record<string, string> = {
+  'ANSI_X3.4-1968': 'latin1', 'ISO-8859-1': 'latin1', 'ISO-8859-15': 'latin1', 'CP1252': 'latin1',
+  'ISO-8859-2': 'latin2', 'ISO-8859-7': 'greek', 'ISO-8859-8': 'hebrew', 'ISO-8859-9': 'latin5',
+  'ISO-8859-13': 'latin7', 'KOI8-R': 'koi8r', 'KOI8-U': 'koi8u', 'CP1250': 'cp1250', 'CP1251': 'cp1251',
+  'CP1256': 'cp1256', 'CP1257': 'cp1257', 'EUC-JP': 'ujis', 'EUC-KR': 'euckr', 'GB2312': 'gb2312',
+  'GBK': 'gbk', 'GB18030': 'gb18030', 'BIG5': 'big5', 'SHIFT_JIS': 'sjis', 'TIS-620': 'tis620',
+};
+
 export function describeServer(version: string, localInfile: boolean): ServerInfo {
   const flavour: Flavour = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
   const numeric = (version.match(/^(\d+)\.(\d+)\.(\d+)/) ?? [version, '0', '0', '0'])[0];

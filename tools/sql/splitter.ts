@@ -19,6 +19,10 @@ export interface SqlStatement {
   firstLine: string;
   /** The delimiter in force when the statement ended. */
   delimiter: string;
+  /** The file the statement is in when it is not the file split (one named by SOURCE). */
+  file?: string;
+  /** The statement's exact bytes, when the file was split as bytes (splitSqlBytes): what is sent. */
+  bytes?: Buffer;
 }
 
 export type ClientFlavour = 'mysql' | 'mariadb';
@@ -42,8 +46,9 @@ export class SqlSplitError extends UserError {
     super(`${file ? `${file}:` : ''}${line}:${column}: ${reason}`);
   }
 
+  /** The error naming this file, unless it already names one (a file that SOURCE read). */
   withFile(file: string): SqlSplitError {
-    return new SqlSplitError(this.reason, this.line, this.column, file);
+    return this.file ? this : new SqlSplitError(this.reason, this.line, this.column, file);
   }
 }
 
@@ -58,13 +63,49 @@ export function clientDialectFor(server: ServerInfo, serverParsesDollarQuotes: b
 }
 
 export function splitSql(source: string, options: SplitOptions = {}): SqlStatement[] {
-  const reader = new ClientReader(rulesOf(options));
-  // The client reads lines ending in "\n" and drops one "\r" before it: CRLF files send LF only.
-  const lines = source.replace(/^\uFEFF/, '').split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  lines.forEach((line, i) => reader.readLine(line.endsWith('\r') ? line.slice(0, -1) : line, i + 1));
+  const reader = new ClientReader(rulesOf(options), { binary: false });
+  reader.readFile(source.replace(/^\uFEFF/, ''), undefined);
   return reader.finish();
 }
+
+/** A file named by SOURCE, as the runner found it. */
+export interface SourcedFile {
+  /** The path as messages show it. */
+  file: string;
+  /** The same file whatever path names it (e.g. its real path): detects a file that SOURCEs itself. */
+  key: string;
+  bytes: Buffer;
+}
+
+export interface ByteSplitOptions extends SplitOptions {
+  /** The file as messages name it, and its SourcedFile.key. */
+  file?: string;
+  key?: string;
+  /**
+   * Reads the file a SOURCE command names (MariaDB's client runs it; MySQL 9's, in batch mode,
+   * does not); throws an Error whose message says why not. Without it, SOURCE is refused.
+   */
+  openSource?(name: string): SourcedFile;
+  /** Bytes decoded into one string at a time (see ClientReader.readBytes); smaller in tests only. */
+  pieceBytes?: number;
+}
+
+/**
+ * Splits a file's bytes exactly as the client reads them: the client works on bytes, not on text,
+ * so a file need not be UTF-8 (latin1 data, BLOBs dumped without --hex-blob) and every statement
+ * keeps its exact bytes (SqlStatement.bytes) to be sent as they are. Only ASCII bytes mean
+ * anything to the reader; every other byte is taken as-is, as the client does in its utf8mb4 and
+ * single-byte character sets.
+ */
+export function splitSqlBytes(bytes: Buffer, options: ByteSplitOptions = {}): SqlStatement[] {
+  const reader = new ClientReader(rulesOf(options), { binary: true, openSource: options.openSource, pieceBytes: options.pieceBytes ?? BYTES_PER_PIECE });
+  reader.sourcing.push(options.key ?? options.file ?? '');
+  reader.readBytes(withoutBom(bytes), options.file);
+  return reader.finish();
+}
+
+const withoutBom = (bytes: Buffer): Buffer =>
+  bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
 
 interface Rules {
   keepComments: boolean;
@@ -85,6 +126,31 @@ interface Position {
   column: number;
 }
 
+interface Mark {
+  line: number;
+  lineText: string;
+  index: number;
+}
+
+interface InputOptions {
+  /** Lines are bytes as latin1 characters: statements get their bytes, columns count UTF-8 characters. */
+  binary: boolean;
+  openSource?: ByteSplitOptions['openSource'];
+  pieceBytes?: number;
+}
+
+/**
+ * A statement split as bytes: `text` (the bytes as latin1 characters while splitting) becomes the
+ * bytes decoded as UTF-8 for messages and callers that read it, decoded only when asked for, since
+ * a dump's statements are mostly never read.
+ */
+function withBytes(statement: SqlStatement, binaryText: string): void {
+  const bytes = Buffer.from(binaryText, 'latin1');
+  let decoded: string | undefined;
+  Object.defineProperty(statement, 'text', { enumerable: true, configurable: true, get: () => (decoded ??= bytes.toString('utf8')) });
+  statement.bytes = bytes;
+}
+
 /** Client commands (see find_command()), each with whether it takes an argument. */
 const CLIENT_COMMANDS = new Map<string, boolean>([
   ...['?', 'charset', 'connect', 'delimiter', 'help', 'pager', 'prompt', 'query_attributes', 'source',
@@ -95,6 +161,14 @@ const CLIENT_COMMANDS = new Map<string, boolean>([
 
 /** Commands that are also SQL the server runs the same way: sent as statements. */
 const SQL_COMMANDS = new Set(['use', 'help']);
+
+/** ordinaryRun() inside a quote: anything but the quote and a backslash (a dollar quote's end is found at '$'). */
+const IN_STRING_RUNS: Record<string, RegExp> = {
+  "'": /[^'\\]+/y, '"': /[^"\\]+/y, '`': /[^`\\]+/y, $: /[^$\\]+/y,
+};
+
+/** How much of a file is decoded into one string at a time (cut after a line end). */
+const BYTES_PER_PIECE = 64 * 1024 * 1024;
 
 /** The client keeps delimiters in a 16-byte buffer. */
 const MAX_DELIMITER_BYTES = 15;
@@ -112,7 +186,7 @@ function trimEnd(text: string): string {
 
 /** is_delimiter_command(): the client only compares the first nine characters. */
 function startsWithDelimiterWord(text: string): boolean {
-  return text.length >= 9 && text.slice(0, 9).toLowerCase() === 'delimiter';
+  return text.length >= 9 && (text.charCodeAt(0) | 0x20) === 0x64 && text.slice(0, 9).toLowerCase() === 'delimiter';
 }
 
 /**
@@ -142,6 +216,10 @@ function mysqlSkipCommentsAndSpace(text: string): number {
  * only DELIMITER, and takes any first word that merely begins with "delimiter" for it.
  */
 function clientCommand(text: string, delimiter: string, mariadb: boolean): string | null {
+  // The first word decides first: a statement that is no command is not scanned (a dump's INSERTs are long).
+  const start = Math.max(0, text.search(/[^ \t\n\v\f\r]/));
+  const head = firstWord(text.slice(start, start + 64)).word;
+  if (mariadb ? !CLIENT_COMMANDS.has(head.toLowerCase()) : !startsWithDelimiterWord(head)) return null;
   const name = text.replace(/^[ \t\n\v\f\r]+/, '');
   if (name.includes('\\g') || (name.includes(delimiter) && !startsWithDelimiterWord(name))) return null;
   const { word, hasArgument } = firstWord(name);
@@ -217,9 +295,9 @@ class ClientReader {
   private dollarTag = '';
   private mlComment = false;
   /** Where the open string or comment began, for the end-of-file error. */
-  private openedAt: Position | null = null;
+  private openedAt: Mark | null = null;
   /** Where an executable comment or hint that is still open began (the client forgets at line end; we keep it for the error). */
-  private execOpenedAt: Position | null = null;
+  private execOpenedAt: Mark | null = null;
   /** The statement being read: where its first significant character is, in the file and in `buffer`. */
   private current: { at: Position; textIndex: number } | null = null;
   private readonly statements: SqlStatement[] = [];
@@ -228,7 +306,44 @@ class ClientReader {
   /** Columns count characters, not UTF-16 units; counted forward from the last one asked for, so long lines stay linear. */
   private counted = { index: 0, column: 1 };
 
-  constructor(private readonly rules: Rules) {}
+  /** The file being read when it is not the one split (a SOURCE'd one); and the SOURCE nesting, outermost first. */
+  private file: string | undefined;
+  /** The keys of the files being read, outermost first (the file split, then each SOURCE'd one). */
+  readonly sourcing: string[] = [];
+  /** MariaDB's `\-` (the first line of its dumps): from then on the client refuses SOURCE. */
+  private sandbox = false;
+
+  constructor(private readonly rules: Rules, private readonly input: InputOptions) {}
+
+  /**
+   * Reads a file's bytes as latin1 characters, in pieces cut after a line end: a JavaScript
+   * string holds at most 512 MiB, and dumps can be bigger.
+   */
+  readBytes(bytes: Buffer, file: string | undefined): void {
+    let lineNumber = 0;
+    for (let start = 0; start < bytes.length;) {
+      const newline = bytes.indexOf(0x0a, Math.min(start + (this.input.pieceBytes ?? BYTES_PER_PIECE), bytes.length) - 1);
+      const end = newline < 0 ? bytes.length : newline + 1;
+      lineNumber = this.readFile(bytes.toString('latin1', start, end), file, lineNumber);
+      start = end;
+    }
+    this.file = file;
+  }
+
+  /** Reads a whole file (text, or bytes as latin1 characters): lines end in "\n", one "\r" before it is dropped, as the client does. Returns the last line number. */
+  readFile(source: string, file: string | undefined, linesBefore = 0): number {
+    this.file = file;
+    let start = 0;
+    let lineNumber = linesBefore;
+    while (start < source.length) {
+      let end = source.indexOf('\n', start);
+      if (end < 0) end = source.length;
+      const stop = end > start && source.charCodeAt(end - 1) === 13 ? end - 1 : end;
+      this.readLine(source.slice(start, stop), ++lineNumber);
+      start = end + 1;
+    }
+    return lineNumber;
+  }
 
   readLine(line: string, lineNumber: number): void {
     this.lineNumber = lineNumber;
@@ -251,24 +366,53 @@ class ClientReader {
   }
 
   finish(): SqlStatement[] {
+    this.endOfFile();
+    return this.statements;
+  }
+
+  /** The end of a file (the one split or a SOURCE'd one): an open quote or comment is refused, a last statement without delimiter is sent. */
+  private endOfFile(): void {
     if (this.inString) {
       const what = this.inString === '$' ? `dollar-quoted string ${this.dollarTag}` : `${this.inString} quoted ${this.inString === '`' ? 'identifier' : 'string'}`;
-      throw this.errorAt(this.openedAt!, `unterminated ${what} at end of file`);
+      throw this.errorAt(this.resolve(this.openedAt!), `unterminated ${what} at end of file`);
     }
-    if (this.mlComment) throw this.errorAt(this.openedAt!, 'unterminated /* comment at end of file');
-    if (this.execOpenedAt) throw this.errorAt(this.execOpenedAt, 'unterminated executable comment at end of file');
+    if (this.mlComment) throw this.errorAt(this.resolve(this.openedAt!), 'unterminated /* comment at end of file');
+    if (this.execOpenedAt) throw this.errorAt(this.resolve(this.execOpenedAt), 'unterminated executable comment at end of file');
     // The client sends a last statement that has no delimiter (MariaDB's without looking for a command in it).
     if (trimEnd(this.buffer)) {
       if (this.rules.mariadb) this.emit();
       else this.endStatement();
     }
-    return this.statements;
+    this.reset();
   }
 
   /** MariaDB and MySQL check for a client command at a line's start when no statement is pending. */
   private lineMayBeCommand(): boolean {
     if (!this.buffer) return true;
-    return this.usesMysqlCommentSkipping() && mysqlSkipCommentsAndSpace(this.buffer) >= this.buffer.length;
+    // A started statement has text the comment skipping cannot pass: no need to scan (and flatten) a long buffer.
+    return this.usesMysqlCommentSkipping() && !this.current && mysqlSkipCommentsAndSpace(this.buffer) >= this.buffer.length;
+  }
+
+  private runs: { delimiter: string; outside: RegExp } | null = null;
+
+  /**
+   * A sticky pattern for characters the reader copies one by one without any rule applying: in a
+   * quoted string anything but its quote and a backslash; outside one anything but quotes,
+   * backslashes, comment starts and ends, a possible dollar quote and the delimiter's first character.
+   */
+  private ordinaryRun(): RegExp {
+    if (this.inString) return IN_STRING_RUNS[this.inString === '$' ? '$' : this.inString];
+    if (this.runs?.delimiter !== this.delimiter) {
+      const special = `'"\`\\\\#\\-/*${this.rules.dollarQuotes ? '$' : ''}${this.delimiter[0]}`;
+      // Whole '...' and "..." strings on the line are taken too (a backslash escapes the next
+      // character, as the rules below copy it); one left open at the line's end is not.
+      const quoted = (q: string) => `${q}[^${q}\\\\]*(?:\\\\[^][^${q}\\\\]*)*${q}`;
+      this.runs = {
+        delimiter: this.delimiter,
+        outside: new RegExp(`(?:[^${special.replace(/[\]^]/g, '\\$&')}]+|${quoted("'")}|${quoted('"')})+`, 'y'),
+      };
+    }
+    return this.runs.outside;
   }
 
   private usesMysqlCommentSkipping(): boolean {
@@ -284,6 +428,8 @@ class ClientReader {
     const at = this.positionAt(from + text.length - text.replace(/^[ \t\n\v\f\r]+/, '').length);
     if (command === 'delimiter') {
       this.setDelimiter(text, at);
+    } else if (command === 'source' && this.canSource()) {
+      this.source(text, at);
     } else if (unsupportedCommand(text)) {
       throw this.unsupportedCommand(command, at);
     } else {
@@ -325,9 +471,52 @@ class ClientReader {
       this.reset();
       return;
     }
+    if (command === 'source' && this.canSource()) {
+      this.source(text, start);
+      return;
+    }
     const unsupported = unsupportedCommand(text);
     if (unsupported) throw this.unsupportedCommand(unsupported, start);
     this.emit();
+  }
+
+  /** MariaDB's client runs SOURCE and \. (MySQL 9's does not in batch mode, where --commands is off). */
+  private canSource(): boolean {
+    return this.rules.mariadb && this.input.openSource !== undefined;
+  }
+
+  /**
+   * com_source(): the file named by the rest of the command (after its first blank, trimmed) is
+   * opened as given, so a relative path is relative to the current directory, not to the file
+   * that names it; what was pending is dropped; the named file is read with fresh quote and
+   * comment state and line numbers, while the delimiter carries over both ways.
+   */
+  private source(command: string, at: Position): void {
+    if (this.sandbox) throw this.errorAt(at, 'SOURCE is not allowed after the sandbox-mode line (\\-): the client refuses it too');
+    const blank = command.indexOf(' ');
+    const name = blank < 0 ? '' : trimEnd(command.slice(blank + 1)).replace(/^[ \t\n\v\f\r]+/, '');
+    if (!name) throw this.errorAt(at, 'SOURCE must be followed by a file name');
+    const shown = this.input.binary ? Buffer.from(name, 'latin1').toString('utf8') : name;
+    let sourced: SourcedFile;
+    try {
+      sourced = this.input.openSource!(shown);
+    } catch (err) {
+      throw this.errorAt(at, `cannot SOURCE ${shown}: ${(err as Error).message}`);
+    }
+    if (this.sourcing.includes(sourced.key)) throw this.errorAt(at, `SOURCE ${shown} would read ${sourced.file} inside itself`);
+    const saved = {
+      file: this.file, lineNumber: this.lineNumber, lineText: this.lineText, counted: this.counted,
+      inString: this.inString, dollarTag: this.dollarTag, mlComment: this.mlComment, openedAt: this.openedAt,
+    };
+    this.reset();
+    this.inString = '';
+    this.mlComment = false;
+    this.sourcing.push(sourced.key);
+    this.readBytes(withoutBom(sourced.bytes), sourced.file);
+    this.endOfFile();
+    this.sourcing.pop();
+    Object.assign(this, saved);
+    this.reset();
   }
 
   private emit(): void {
@@ -335,15 +524,19 @@ class ClientReader {
     // Nothing but comments and blanks: the client sends nothing, or (comments kept) a no-op.
     if (this.current && text) {
       const lineEnd = text.indexOf('\n', this.current.textIndex);
-      const firstLine = text.slice(this.current.textIndex, lineEnd < 0 ? undefined : lineEnd).trim();
-      this.statements.push({
+      let firstLine = text.slice(this.current.textIndex, lineEnd < 0 ? undefined : lineEnd).trim();
+      if (this.input.binary) firstLine = Buffer.from(firstLine.slice(0, 400), 'latin1').toString('utf8');
+      const statement: SqlStatement = {
         text,
         index: this.statements.length,
         line: this.current.at.line,
         column: this.current.at.column,
         firstLine: firstLine.length > 100 ? `${firstLine.slice(0, 100)}…` : firstLine,
         delimiter: this.delimiter,
-      });
+        ...(this.sourcing.length > 1 ? { file: this.file } : {}),
+      };
+      if (this.input.binary) withBytes(statement, text);
+      this.statements.push(statement);
     }
     this.reset();
   }
@@ -377,6 +570,18 @@ class ClientReader {
     };
 
     for (let pos = 0; pos < end; pos++) {
+      // The fast path for the bulk of a dump (long multi-row INSERTs): a run of characters that
+      // the rules below would each just copy is copied at once. Only once the statement has
+      // started, outside comments and hints, and with no blank owed after a comment.
+      if (this.current && !this.mlComment && ssComment !== 'hint' && !needSpace) {
+        const run = this.ordinaryRun();
+        run.lastIndex = pos;
+        if (run.test(line)) {
+          out += line.slice(pos, run.lastIndex);
+          pos = run.lastIndex;
+          if (pos >= end) break;
+        }
+      }
       const ch = line[pos];
       if (!keepComments && isSpace(ch) && !out && !this.buffer) continue;
 
@@ -392,6 +597,25 @@ class ClientReader {
           put('\\', pos - 1, true);
           if (!mariadb && next === '`' && this.inString === '`') pos--;
           else out += next;
+          continue;
+        }
+        if (mariadb && next === '-') {
+          // com_sandbox(), which mariadb-dump writes as "/*M!999999\- enable the sandbox mode */".
+          this.sandbox = true;
+          continue;
+        }
+        if (next === '.' && this.canSource()) {
+          // The pending text is dropped and the rest of the line names the file; the client then
+          // skips to the delimiter (or, in an executable comment, to its end).
+          flush();
+          this.source(line.slice(pos - 1), this.positionAt(pos - 1));
+          if (ssComment) {
+            const close = line.indexOf('*/', pos + 1);
+            pos = close < 0 ? end : close - 1;
+          } else {
+            const delimiterAt = line.indexOf(this.delimiter, pos + 1);
+            pos = delimiterAt < 0 ? end : delimiterAt + this.delimiter.length - 1;
+          }
           continue;
         }
         throw this.unsupportedCommand(`\\${next}`, this.positionAt(pos - 1));
@@ -424,7 +648,7 @@ class ClientReader {
 
       const opensExecutable = line[pos + 2] === '!' || (mariadb ? line[pos + 2] === 'M' && line[pos + 3] === '!' : line[pos + 2] === '+');
       if (!this.inString && ch === '/' && line[pos + 1] === '*' && !opensExecutable && ssComment !== 'hint') {
-        if (!this.mlComment) this.openedAt = this.positionAt(pos);
+        if (!this.mlComment) this.openedAt = this.mark(pos);
         if (keepComments) out += '/*';
         pos++;
         this.mlComment = true;
@@ -445,7 +669,7 @@ class ClientReader {
       if (!this.inString && ch === '/' && line[pos + 1] === '*') {
         const kind = line[pos + 2] === '!' ? 'exec' : !mariadb && line[pos + 2] === '+' ? 'hint' : '';
         if (kind) ssComment = kind;
-        if (!this.mlComment && opensExecutable) this.execOpenedAt = this.positionAt(pos);
+        if (!this.mlComment && opensExecutable) this.execOpenedAt = this.mark(pos);
       } else if (!this.inString && ch === '*' && line[pos + 1] === '/') {
         ssComment = '';
         if (!this.mlComment) this.execOpenedAt = null;
@@ -462,13 +686,13 @@ class ClientReader {
       } else if (!this.mlComment && !this.inString && ssComment !== 'hint') {
         if (ch === "'" || ch === '"' || ch === '`') {
           this.inString = ch;
-          this.openedAt = this.positionAt(pos);
+          this.openedAt = this.mark(pos);
         } else if (ch === '$' && this.rules.dollarQuotes) {
           const tag = dollarQuoteAt(line, pos);
           if (tag) {
             this.inString = '$';
             this.dollarTag = tag;
-            this.openedAt = this.positionAt(pos);
+            this.openedAt = this.mark(pos);
             text = tag;
             pos += tag.length - 1;
           }
@@ -490,6 +714,21 @@ class ClientReader {
     }
   }
 
+  /** A position whose column is only counted if a message needs it (quotes open and close all along a dump). */
+  private mark(index: number): Mark {
+    return { line: this.lineNumber, lineText: this.lineText, index };
+  }
+
+  private resolve(mark: Mark): Position {
+    if (mark.lineText === this.lineText) return this.positionAt(mark.index);
+    const saved = { lineText: this.lineText, counted: this.counted };
+    this.lineText = mark.lineText;
+    this.counted = { index: 0, column: 1 };
+    const column = this.columnAt(mark.index);
+    Object.assign(this, saved);
+    return { line: mark.line, column };
+  }
+
   private positionAt(index: number): Position {
     return { line: this.lineNumber, column: this.columnAt(index) };
   }
@@ -497,15 +736,17 @@ class ClientReader {
   private columnAt(index: number): number {
     let { index: from, column } = this.counted;
     if (index < from) [from, column] = [0, 1];
+    // A low surrogate is the second half of the character before it; in bytes, a UTF-8 continuation byte is.
+    const [low, high] = this.input.binary ? [0x80, 0xbf] : [0xdc00, 0xdfff];
     for (let i = from; i < index; i++) {
       const code = this.lineText.charCodeAt(i);
-      if (code < 0xdc00 || code > 0xdfff) column++; // a low surrogate is the second half of the character before it
+      if (code < low || code > high) column++;
     }
     this.counted = { index, column };
     return column;
   }
 
   private errorAt(at: Position, reason: string): SqlSplitError {
-    return new SqlSplitError(reason, at.line, at.column);
+    return new SqlSplitError(reason, at.line, at.column, this.sourcing.length > 1 ? this.file : undefined);
   }
 }
