@@ -35,10 +35,10 @@ DELIMITER $$
 CREATE PROCEDURE add_status_update(
   IN p_campaign_id BIGINT UNSIGNED,
   IN p_message_id BIGINT UNSIGNED,
-  IN p_method VARCHAR(64),
-  IN p_status VARCHAR(64),
-  IN p_provider_ref TEXT,
-  IN p_detail TEXT)
+  IN p_method VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci,
+  IN p_status VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci,
+  IN p_provider_ref TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci,
+  IN p_detail TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci)
     MODIFIES SQL DATA
 BEGIN
   DECLARE v_company_id BIGINT UNSIGNED;
@@ -46,7 +46,7 @@ BEGIN
   DECLARE v_status_id SMALLINT UNSIGNED;
   DECLARE v_update_id BIGINT UNSIGNED;
   DECLARE v_interaction_id BIGINT UNSIGNED DEFAULT NULL;
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 
   CALL pipeline_check_campaign('add_status_update', p_campaign_id, v_company_id);
   SELECT id INTO v_method_id FROM contact_methods WHERE code = p_method;

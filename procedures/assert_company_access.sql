@@ -22,7 +22,7 @@ CREATE PROCEDURE assert_company_access(IN p_user_id BIGINT UNSIGNED, IN p_compan
 BEGIN
   DECLARE v_role_id BIGINT UNSIGNED;
   DECLARE v_global TINYINT DEFAULT 0;
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   IF p_user_id IS NULL OR p_company_id IS NULL THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'assert_company_access: user_id and company_id must be given';
   END IF;

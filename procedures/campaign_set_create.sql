@@ -25,8 +25,8 @@ DELIMITER $$
 CREATE PROCEDURE campaign_set_create(IN p_campaign_id BIGINT UNSIGNED, OUT p_created BOOLEAN)
 MODIFIES SQL DATA
 BEGIN
-  DECLARE v_lock VARCHAR(64);
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_lock VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   SET p_created = FALSE;
   IF p_campaign_id IS NULL THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'campaign_set_create: campaign id must be given';
@@ -43,8 +43,8 @@ BEGIN
   END IF;
 
   BEGIN
-    DECLARE v_campaign_state VARCHAR(16) DEFAULT NULL;
-    DECLARE v_set_state VARCHAR(16) DEFAULT NULL;
+    DECLARE v_campaign_state VARCHAR(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci DEFAULT NULL;
+    DECLARE v_set_state VARCHAR(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci DEFAULT NULL;
     DECLARE EXIT HANDLER FOR SQLEXCEPTION
     BEGIN
       DO RELEASE_LOCK(v_lock);

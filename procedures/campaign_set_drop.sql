@@ -23,8 +23,8 @@ DELIMITER $$
 CREATE PROCEDURE campaign_set_drop(IN p_campaign_id BIGINT UNSIGNED)
 MODIFIES SQL DATA
 BEGIN
-  DECLARE v_lock VARCHAR(64);
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_lock VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   IF p_campaign_id IS NULL THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'campaign_set_drop: campaign id must be given';
   END IF;
@@ -57,7 +57,7 @@ BEGIN
 
     BEGIN
       DECLARE v_done BOOLEAN DEFAULT FALSE;
-      DECLARE v_kind VARCHAR(32);
+      DECLARE v_kind VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
       -- Newest first step first; kinds no step creates (no table) come last.
       DECLARE kinds CURSOR FOR
         SELECT k.kind

@@ -29,8 +29,8 @@ DELIMITER $$
 CREATE PROCEDURE campaign_set_upgrade(IN p_campaign_id BIGINT UNSIGNED, IN p_to_version SMALLINT UNSIGNED)
 MODIFIES SQL DATA
 BEGIN
-  DECLARE v_lock VARCHAR(64);
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_lock VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   IF p_campaign_id IS NULL THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'campaign_set_upgrade: campaign id must be given';
   END IF;
@@ -46,16 +46,16 @@ BEGIN
   END IF;
 
   BEGIN
-    DECLARE v_state VARCHAR(16) DEFAULT NULL;
+    DECLARE v_state VARCHAR(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci DEFAULT NULL;
     DECLARE v_current SMALLINT UNSIGNED;
     DECLARE v_target SMALLINT UNSIGNED;
     DECLARE v_company_id BIGINT UNSIGNED DEFAULT NULL;
     DECLARE v_version SMALLINT UNSIGNED;
     DECLARE v_step SMALLINT UNSIGNED;
-    DECLARE v_kind VARCHAR(32);
-    DECLARE v_ddl TEXT;
-    DECLARE v_probe TEXT;
-    DECLARE v_table VARCHAR(64);
+    DECLARE v_kind VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+    DECLARE v_ddl TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+    DECLARE v_probe TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+    DECLARE v_table VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
     DECLARE EXIT HANDLER FOR SQLEXCEPTION
     BEGIN
       ROLLBACK;

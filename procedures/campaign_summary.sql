@@ -46,8 +46,8 @@ CREATE PROCEDURE campaign_summary(IN p_user_id BIGINT UNSIGNED, IN p_campaign_id
     READS SQL DATA
 BEGIN
   DECLARE v_company_id BIGINT UNSIGNED;
-  DECLARE v_messages VARCHAR(64);
-  DECLARE v_queue VARCHAR(64);
+  DECLARE v_messages VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_queue VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 
   CALL pipeline_check_campaign('campaign_summary', p_campaign_id, v_company_id);
   CALL assert_company_access(p_user_id, v_company_id);

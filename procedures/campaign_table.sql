@@ -10,12 +10,12 @@
 --             'campaign_table_name: unknown table kind "<kind>"'
 DROP PROCEDURE IF EXISTS campaign_table;
 DELIMITER $$
-CREATE PROCEDURE campaign_table(IN p_campaign_id BIGINT UNSIGNED, IN p_kind VARCHAR(64))
+CREATE PROCEDURE campaign_table(IN p_campaign_id BIGINT UNSIGNED, IN p_kind VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci)
 READS SQL DATA
 BEGIN
-  DECLARE v_state VARCHAR(16);
+  DECLARE v_state VARCHAR(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE v_version SMALLINT UNSIGNED;
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   IF NOT EXISTS (SELECT 1 FROM campaigns WHERE id = p_campaign_id) THEN
     SET v_msg = CONCAT('campaign_table: unknown campaign ', COALESCE(p_campaign_id, 'NULL'));
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;

@@ -12,13 +12,13 @@
 --             'campaign_table_name: unknown table kind "<kind>"'
 DROP FUNCTION IF EXISTS campaign_table_name;
 DELIMITER $$
-CREATE FUNCTION campaign_table_name(p_campaign_id BIGINT UNSIGNED, p_kind VARCHAR(64))
-RETURNS VARCHAR(64)
+CREATE FUNCTION campaign_table_name(p_campaign_id BIGINT UNSIGNED, p_kind VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci)
+RETURNS VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci
 DETERMINISTIC
 READS SQL DATA
 BEGIN
-  DECLARE v_kind VARCHAR(32) DEFAULT NULL;
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_kind VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci DEFAULT NULL;
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   IF p_campaign_id IS NULL OR p_campaign_id = 0 THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'campaign_table_name: campaign id must be a positive number';
   END IF;

@@ -14,16 +14,22 @@
 -- @internal
 DROP FUNCTION IF EXISTS campaign_template_render;
 DELIMITER $$
-CREATE FUNCTION campaign_template_render(p_text TEXT, p_campaign_id BIGINT UNSIGNED, p_company_id BIGINT UNSIGNED, p_table VARCHAR(64))
-RETURNS TEXT
+CREATE FUNCTION campaign_template_render(
+  p_text TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci,
+  p_campaign_id BIGINT UNSIGNED,
+  p_company_id BIGINT UNSIGNED,
+  p_table VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci)
+RETURNS TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci
 DETERMINISTIC
 READS SQL DATA
 BEGIN
-  DECLARE v_sql TEXT DEFAULT p_text;
-  DECLARE v_kind VARCHAR(32) DEFAULT '';
+  DECLARE v_sql TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci DEFAULT p_text;
+  DECLARE v_kind VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci DEFAULT '';
   SET v_sql = REPLACE(v_sql, '{table}', p_table);
-  SET v_sql = REPLACE(v_sql, '{campaign_id}', CAST(p_campaign_id AS CHAR));
-  SET v_sql = REPLACE(v_sql, '{company_id}', CAST(p_company_id AS CHAR));
+  -- The ids as numbers, not CAST(... AS CHAR): that string would carry the collation of the
+  -- session that created this function, and mixing it with v_sql's is an error.
+  SET v_sql = REPLACE(v_sql, '{campaign_id}', p_campaign_id);
+  SET v_sql = REPLACE(v_sql, '{company_id}', p_company_id);
   SET v_sql = REPLACE(v_sql, '{prefix}', CONCAT('c', p_campaign_id, '_'));
   kinds: LOOP
     SET v_kind = (SELECT MIN(kind) FROM campaign_table_kinds WHERE kind > v_kind);

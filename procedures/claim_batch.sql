@@ -72,20 +72,20 @@ DROP PROCEDURE IF EXISTS claim_batch;
 DELIMITER $$
 CREATE PROCEDURE claim_batch(
   IN p_campaign_id BIGINT UNSIGNED,
-  IN p_run_type VARCHAR(64),
-  IN p_worker VARCHAR(255),
+  IN p_run_type VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci,
+  IN p_worker VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci,
   IN p_max_rows INT,
   IN p_lease_seconds INT)
     MODIFIES SQL DATA
 BEGIN
   DECLARE v_company_id BIGINT UNSIGNED;
   DECLARE v_run_type_id TINYINT UNSIGNED;
-  DECLARE v_queue VARCHAR(64);
-  DECLARE v_messages VARCHAR(64);
+  DECLARE v_queue VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_messages VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE v_batch_id BIGINT UNSIGNED DEFAULT NULL;
   DECLARE v_now DATETIME(3);
   DECLARE v_lease_until DATETIME(3);
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 
   CALL pipeline_check_campaign('claim_batch', p_campaign_id, v_company_id);
   SELECT id INTO v_run_type_id FROM run_types WHERE code = p_run_type;

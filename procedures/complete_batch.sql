@@ -39,7 +39,9 @@
 --             refused (it commits its own).
 DROP PROCEDURE IF EXISTS complete_batch;
 DELIMITER $$
-CREATE PROCEDURE complete_batch(IN p_batch_id BIGINT UNSIGNED, IN p_outcomes LONGTEXT)
+CREATE PROCEDURE complete_batch(
+  IN p_batch_id BIGINT UNSIGNED,
+  IN p_outcomes LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci)
     MODIFIES SQL DATA
 BEGIN
   DECLARE v_campaign_id BIGINT UNSIGNED;
@@ -58,12 +60,12 @@ BEGIN
   DECLARE v_bad_id INT;
   DECLARE v_bad_status INT;
   DECLARE v_bad_length INT;
-  DECLARE v_bad_value VARCHAR(64);
-  DECLARE v_queue VARCHAR(64);
-  DECLARE v_messages VARCHAR(64);
-  DECLARE v_mcs VARCHAR(64);
-  DECLARE v_updates VARCHAR(64);
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_bad_value VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_queue VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_messages VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_mcs VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_updates VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 
   IF p_batch_id IS NULL THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'complete_batch: batch_id must be given';
@@ -82,14 +84,20 @@ BEGIN
   END IF;
 
   -- Every element, before anything changes, in one pass: the first bad one is named by its index.
+  -- JSON_TABLE's string columns declare the schema's collation: left undeclared, MariaDB gives them
+  -- the database default's character set (latin1 would lose characters and break the join).
   SELECT COUNT(*), COUNT(DISTINCT CAST(j.message_id AS UNSIGNED)),
          MIN(CASE WHEN j.message_id IS NULL OR j.message_id NOT REGEXP '^[0-9]{1,19}$' THEN j.n END),
          MIN(CASE WHEN j.status IS NULL OR j.status IN ('pending', 'ready') OR (s.id IS NULL AND j.status <> 'released') THEN j.n END),
          MIN(CASE WHEN CHAR_LENGTH(j.provider_ref) > 200 OR CHAR_LENGTH(j.detail) > 1000 THEN j.n END)
     INTO v_n, v_distinct, v_bad_id, v_bad_status, v_bad_length
-    FROM JSON_TABLE(p_outcomes, '$[*]' COLUMNS (n FOR ORDINALITY, message_id VARCHAR(64) PATH '$.message_id', status VARCHAR(255) PATH '$.status',
-                                                provider_ref TEXT PATH '$.provider_ref', detail TEXT PATH '$.detail')) AS j
-    LEFT JOIN contact_statuses s ON s.code = j.status COLLATE utf8mb4_unicode_ci;
+    FROM JSON_TABLE(p_outcomes, '$[*]' COLUMNS (
+           n FOR ORDINALITY,
+           message_id VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$.message_id',
+           status VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$.status',
+           provider_ref TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$.provider_ref',
+           detail TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$.detail')) AS j
+    LEFT JOIN contact_statuses s ON s.code = j.status;
   IF v_bad_id IS NOT NULL THEN
     SET v_msg = CONCAT('complete_batch: outcomes[', v_bad_id - 1, ']: message_id missing or not a whole number');
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
@@ -178,7 +186,8 @@ BEGIN
         'SELECT JSON_OBJECT(''sent'', COALESCE(SUM(j.status = ''sent''), 0), ''failed'', COALESCE(SUM(j.status = ''failed''), 0), ',
         '''retry'', COALESCE(SUM(j.status = ''failed'' AND q.attempts + 1 < ?), 0), ''released'', COALESCE(SUM(j.status = ''released''), 0)) ',
         'INTO @reminderly_counts ',
-        'FROM JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', status VARCHAR(255) PATH ''$.status'')) AS j ',
+        'FROM JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', ',
+        'status VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH ''$.status'')) AS j ',
         'STRAIGHT_JOIN `', v_queue, '` AS q ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id');
       PREPARE reminderly_complete_counts FROM @reminderly_sql;
       EXECUTE reminderly_complete_counts USING @reminderly_max_attempts, @reminderly_outcomes, @reminderly_run_type, @reminderly_lease;
@@ -191,22 +200,25 @@ BEGIN
       SET @reminderly_sql = CONCAT(
         'INSERT INTO `', v_updates, '` (message_id, method_id, status_id, provider_ref, detail, created_at) ',
         'SELECT j.message_id, m.method_id, IF(j.status = ''failed'' AND q.attempts + 1 >= ?, ?, s.id), j.provider_ref, j.detail, ? ',
-        'FROM JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', status VARCHAR(255) PATH ''$.status'', ',
-        'provider_ref VARCHAR(200) PATH ''$.provider_ref'', detail VARCHAR(1000) PATH ''$.detail'')) AS j ',
+        'FROM JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', ',
+        'status VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH ''$.status'', ',
+        'provider_ref VARCHAR(200) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH ''$.provider_ref'', ',
+        'detail VARCHAR(1000) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH ''$.detail'')) AS j ',
         'STRAIGHT_JOIN `', v_queue, '` AS q ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
         'STRAIGHT_JOIN `', v_messages, '` AS m ON m.id = j.message_id ',
-        'JOIN contact_statuses s ON s.code = j.status COLLATE utf8mb4_unicode_ci');
+        'JOIN contact_statuses s ON s.code = j.status');
       PREPARE reminderly_complete_updates FROM @reminderly_sql;
       EXECUTE reminderly_complete_updates USING @reminderly_max_attempts, @reminderly_failed_for_good, @reminderly_now, @reminderly_outcomes,
         @reminderly_run_type, @reminderly_lease;
       DEALLOCATE PREPARE reminderly_complete_updates;
       -- The current status per message and method.
       SET @reminderly_sql = CONCAT(
-        'UPDATE JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', status VARCHAR(255) PATH ''$.status'')) AS j ',
+        'UPDATE JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', ',
+        'status VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH ''$.status'')) AS j ',
         'STRAIGHT_JOIN `', v_queue, '` AS q ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
         'STRAIGHT_JOIN `', v_messages, '` AS m ON m.id = j.message_id ',
         'STRAIGHT_JOIN `', v_mcs, '` AS c ON c.message_id = m.id AND c.method_id = m.method_id ',
-        'JOIN contact_statuses s ON s.code = j.status COLLATE utf8mb4_unicode_ci ',
+        'JOIN contact_statuses s ON s.code = j.status ',
         'SET c.status_id = IF(j.status = ''failed'' AND q.attempts + 1 >= ?, ?, s.id), c.updated_at = ?');
       PREPARE reminderly_complete_status FROM @reminderly_sql;
       EXECUTE reminderly_complete_status USING @reminderly_outcomes, @reminderly_run_type, @reminderly_lease,
@@ -215,7 +227,8 @@ BEGIN
       -- Settle the queue entries: finished ones leave it; failures to retry move to the retry
       -- lane after the backoff; released ones are claimable again now.
       SET @reminderly_sql = CONCAT(
-        'DELETE q FROM JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', status VARCHAR(255) PATH ''$.status'')) AS j ',
+        'DELETE q FROM JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', ',
+        'status VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH ''$.status'')) AS j ',
         'STRAIGHT_JOIN `', v_queue, '` AS q ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
         'WHERE j.status <> ''released'' AND (j.status <> ''failed'' OR q.attempts + 1 >= ?)');
       PREPARE reminderly_complete_delete FROM @reminderly_sql;
@@ -223,7 +236,8 @@ BEGIN
       DEALLOCATE PREPARE reminderly_complete_delete;
       SET @reminderly_retry = v_retry_id, @reminderly_backoff = v_backoff;
       SET @reminderly_sql = CONCAT(
-        'UPDATE JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', status VARCHAR(255) PATH ''$.status'')) AS j ',
+        'UPDATE JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', ',
+        'status VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH ''$.status'')) AS j ',
         'STRAIGHT_JOIN `', v_queue, '` AS q ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
         'SET q.run_type_id = IF(j.status = ''failed'', ?, q.run_type_id), ',
         'q.visible_at = IF(j.status = ''failed'', ? + INTERVAL (? * POW(2, q.attempts)) SECOND, ?), ',

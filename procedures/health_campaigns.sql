@@ -74,12 +74,12 @@ CREATE PROCEDURE health_campaigns(IN p_campaign_id BIGINT UNSIGNED, IN p_window_
 BEGIN
   DECLARE v_company_id BIGINT UNSIGNED;
   DECLARE v_needed INT UNSIGNED;
-  DECLARE v_lanes VARCHAR(255);
+  DECLARE v_lanes VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE v_now DATETIME(3);
   DECLARE v_campaign_id BIGINT UNSIGNED;
-  DECLARE v_queue VARCHAR(64);
+  DECLARE v_queue VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE v_done INT DEFAULT 0;
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE c_sets CURSOR FOR
     SELECT s.campaign_id FROM campaign_sets s
      WHERE s.state IN ('active', 'upgrading') AND s.template_version >= v_needed

@@ -52,10 +52,10 @@ CREATE PROCEDURE history_move(IN p_campaign_id BIGINT UNSIGNED, IN p_older_than_
                               IN p_after_id BIGINT UNSIGNED, IN p_max_chunks INT)
 MODIFIES SQL DATA
 BEGIN
-  DECLARE v_eligible TEXT;
-  DECLARE v_unfinished TEXT;
-  DECLARE v_lock VARCHAR(64);
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_eligible TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_unfinished TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_lock VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE v_chunks INT DEFAULT 0;
   DECLARE v_messages BIGINT DEFAULT 0;
   DECLARE v_statuses BIGINT DEFAULT 0;
@@ -65,28 +65,28 @@ BEGIN
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_has_queue INT DEFAULT 0;
   DECLARE v_i INT DEFAULT 0;
-  DECLARE v_kind VARCHAR(32);
-  DECLARE v_hot VARCHAR(64);
-  DECLARE v_history VARCHAR(64);
+  DECLARE v_kind VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_hot VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_history VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE v_hot_columns INT;
   DECLARE v_shared_columns INT;
-  DECLARE v_missing VARCHAR(64);
-  DECLARE v_columns TEXT;
-  DECLARE v_source_columns TEXT;
-  DECLARE v_message_source TEXT;
-  DECLARE v_status_source TEXT;
-  DECLARE v_update_source TEXT;
-  DECLARE v_interaction_source TEXT;
-  DECLARE v_index VARCHAR(64);
-  DECLARE v_hint VARCHAR(100);
-  DECLARE v_message_hint VARCHAR(100);
-  DECLARE v_status_hint VARCHAR(100);
-  DECLARE v_update_hint VARCHAR(100);
-  DECLARE v_interaction_hint VARCHAR(100);
-  DECLARE v_message_columns TEXT;
-  DECLARE v_status_columns TEXT;
-  DECLARE v_update_columns TEXT;
-  DECLARE v_interaction_columns TEXT;
+  DECLARE v_missing VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_columns TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_source_columns TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_message_source TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_status_source TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_update_source TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_interaction_source TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_index VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_hint VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_message_hint VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_status_hint VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_update_hint VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_interaction_hint VARCHAR(100) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_message_columns TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_status_columns TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_update_columns TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_interaction_columns TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE v_copied BIGINT;
   DECLARE v_deleted BIGINT;
 

@@ -21,8 +21,8 @@ MODIFIES SQL DATA
 BEGIN
   DECLARE v_campaign_id BIGINT UNSIGNED DEFAULT 0;
   DECLARE v_failed INT DEFAULT 0;
-  DECLARE v_first_error VARCHAR(128) DEFAULT NULL;
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_first_error VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci DEFAULT NULL;
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   IF p_older_than_days IS NULL OR p_older_than_days < 0 OR p_older_than_days > 36500 THEN
     SET v_msg = CONCAT('history_move_all: older_than_days must be 0 to 36500, got ', COALESCE(p_older_than_days, 'NULL'));
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;

@@ -24,14 +24,18 @@
 -- @internal
 DROP PROCEDURE IF EXISTS history_move_check;
 DELIMITER $$
-CREATE PROCEDURE history_move_check(IN p_routine VARCHAR(64), IN p_campaign_id BIGINT UNSIGNED, IN p_older_than_days INT,
-                                    OUT p_eligible TEXT, OUT p_unfinished TEXT)
+CREATE PROCEDURE history_move_check(
+  IN p_routine VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci,
+  IN p_campaign_id BIGINT UNSIGNED,
+  IN p_older_than_days INT,
+  OUT p_eligible TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci,
+  OUT p_unfinished TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci)
 READS SQL DATA
 BEGIN
   DECLARE v_exists INT DEFAULT 0;
-  DECLARE v_state VARCHAR(16) DEFAULT NULL;
-  DECLARE v_mcs VARCHAR(64);
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_state VARCHAR(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci DEFAULT NULL;
+  DECLARE v_mcs VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   SET p_eligible = NULL, p_unfinished = NULL;
   IF p_campaign_id IS NULL THEN
     SET v_msg = CONCAT(p_routine, ': campaign_id must be given');

@@ -25,9 +25,9 @@ DELIMITER $$
 CREATE PROCEDURE history_move_preview(IN p_campaign_id BIGINT UNSIGNED, IN p_older_than_days INT)
 READS SQL DATA
 BEGIN
-  DECLARE v_eligible TEXT;
-  DECLARE v_unfinished TEXT;
-  DECLARE v_messages VARCHAR(64);
+  DECLARE v_eligible TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_unfinished TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_messages VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE v_queue_exists INT DEFAULT 0;
 
   CALL history_move_check('history_move_preview', p_campaign_id, p_older_than_days, v_eligible, v_unfinished);

@@ -29,7 +29,7 @@ DELIMITER $$
 CREATE PROCEDURE mark_packet_ready(IN p_user_id BIGINT UNSIGNED, IN p_campaign_id BIGINT UNSIGNED, IN p_packet BIGINT)
     MODIFIES SQL DATA
 BEGIN
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   IF p_packet IS NULL OR p_packet < 0 OR p_packet > 4294967295 THEN
     SET v_msg = CONCAT('mark_packet_ready: packet must be between 0 and 4294967295, got ', COALESCE(p_packet, 'NULL'));
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;

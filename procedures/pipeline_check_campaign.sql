@@ -14,13 +14,16 @@
 --             'campaign N: table set at template vX, the pipeline needs vY (run migrate up)'
 DROP PROCEDURE IF EXISTS pipeline_check_campaign;
 DELIMITER $$
-CREATE PROCEDURE pipeline_check_campaign(IN p_routine VARCHAR(64), IN p_campaign_id BIGINT UNSIGNED, OUT p_company_id BIGINT UNSIGNED)
+CREATE PROCEDURE pipeline_check_campaign(
+  IN p_routine VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci,
+  IN p_campaign_id BIGINT UNSIGNED,
+  OUT p_company_id BIGINT UNSIGNED)
     READS SQL DATA
 BEGIN
-  DECLARE v_set_state VARCHAR(32);
+  DECLARE v_set_state VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE v_version INT UNSIGNED;
   DECLARE v_needed INT UNSIGNED;
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   SET p_company_id = NULL;
   IF p_campaign_id IS NULL THEN
     SET v_msg = CONCAT(p_routine, ': campaign_id must be given');

@@ -18,7 +18,7 @@
 DROP PROCEDURE IF EXISTS pipeline_mark_ready;
 DELIMITER $$
 CREATE PROCEDURE pipeline_mark_ready(
-  IN p_routine VARCHAR(64),
+  IN p_routine VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci,
   IN p_user_id BIGINT UNSIGNED,
   IN p_campaign_id BIGINT UNSIGNED,
   IN p_packet BIGINT,
@@ -27,12 +27,12 @@ CREATE PROCEDURE pipeline_mark_ready(
     MODIFIES SQL DATA
 BEGIN
   DECLARE v_company_id BIGINT UNSIGNED;
-  DECLARE v_filter VARCHAR(200);
+  DECLARE v_filter VARCHAR(200) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   -- By packet, the (packet, ready_at) index: MariaDB's cost model preferred a locking full scan
   -- when a packet held 10% of the campaign (found by `reminderly-db plans`).
-  DECLARE v_hint VARCHAR(64) DEFAULT '';
-  DECLARE v_messages VARCHAR(64);
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_hint VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci DEFAULT '';
+  DECLARE v_messages VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE v_immediate INT DEFAULT 0;
   DECLARE v_scheduled INT DEFAULT 0;
 

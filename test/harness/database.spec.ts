@@ -56,6 +56,26 @@ describe('harness: throwaway databases', function () {
     await db.drop();
   });
 
+  it('a throwaway database gets the server\'s default collation, or the one asked for; a name that is not a collation is refused', async () => {
+    const collationOf = (name: string) => withConnection(testServerUrl(), async (conn) =>
+      (await queryRows<{ c: string }>(conn, 'SELECT DEFAULT_COLLATION_NAME AS c FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [name]))[0].c,
+    { database: null });
+    const [{ c: server }] = await withConnection(testServerUrl(), (conn) => queryRows<{ c: string }>(conn, 'SELECT @@global.collation_server AS c'), { database: null });
+    const plain = await createThrowawayDatabase('plain');
+    const bin = await createThrowawayDatabase('bin', testServerUrl(), { collation: 'utf8mb4_bin' });
+    try {
+      expect(await collationOf(plain.name)).to.equal(server);
+      expect(await collationOf(bin.name)).to.equal('utf8mb4_bin');
+    } finally {
+      await plain.drop();
+      await bin.drop();
+    }
+    let error: Error | undefined;
+    await createThrowawayDatabase('badname', testServerUrl(), { collation: 'utf8mb4_bin; DROP DATABASE x' }).catch((e) => { error = e; });
+    expect(error?.message).to.contain('not a collation name');
+    expect((await throwawaysOnServer()).filter((n) => n.includes(`_${process.pid}_`) && n.endsWith('_badname'))).to.deep.equal([]);
+  });
+
   describe('isStale', () => {
     const now = 1_800_000_000;
 

@@ -46,7 +46,7 @@ export function useReplicatedDatabase(): ReplicatedDatabase {
     handle.pair = pair;
     handle.primaryUrl = withDatabase(pair.primary.url, DATABASE);
     handle.replicaUrl = withDatabase(pair.replica.url, DATABASE);
-    await withConnection(pair.primary.url, (conn) => conn.query(`CREATE DATABASE ${DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`), { database: null });
+    await withConnection(pair.primary.url, (conn) => conn.query(`CREATE DATABASE ${DATABASE}`), { database: null });
     await migrateDatabase(handle.primaryUrl);
     await waitForReplica(pair);
   });

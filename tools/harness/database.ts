@@ -59,11 +59,29 @@ export interface ThrowawayDatabase {
   drop(): Promise<void>;
 }
 
-export async function createThrowawayDatabase(label = '', serverUrl = testServerUrl()): Promise<ThrowawayDatabase> {
+export interface ThrowawayOptions {
+  /**
+   * The database's default collation (its character set follows from it), e.g. 'utf8mb4_bin'.
+   * Unset, the database gets the server's default, as a plain CREATE DATABASE by a DBA does
+   * (utf8mb4_general_ci on MariaDB 10.11, utf8mb4_0900_ai_ci on MySQL 9): the schema must not
+   * depend on it, and tests would hide it if every database had the schema's own collation.
+   */
+  collation?: string;
+}
+
+/** Names as the server spells them: letters, digits and underscores (also refused by quoting). */
+function collationClause(collation: string | undefined): string {
+  if (collation === undefined) return '';
+  if (!/^[a-z0-9_]+$/i.test(collation)) throw new Error(`not a collation name: ${JSON.stringify(collation)}`);
+  return ` COLLATE ${collation}`;
+}
+
+export async function createThrowawayDatabase(label = '', serverUrl = testServerUrl(), options: ThrowawayOptions = {}): Promise<ThrowawayDatabase> {
   parseUrl(serverUrl);
   const name = throwawayName(label);
+  const clause = collationClause(options.collation);
   await withConnection(serverUrl, (conn) =>
-    conn.query(`CREATE DATABASE ${quoteIdentifier(name)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`), { database: null });
+    conn.query(`CREATE DATABASE ${quoteIdentifier(name)}${clause}`), { database: null });
   const url = withDatabase(serverUrl, name);
   return {
     name,
@@ -76,7 +94,7 @@ export async function createThrowawayDatabase(label = '', serverUrl = testServer
   };
 }
 
-export interface UseDatabaseOptions {
+export interface UseDatabaseOptions extends ThrowawayOptions {
   label?: string;
   /** Apply every migration (schema, indexes, seeds, routines) before the tests run. */
   migrated?: boolean;
@@ -90,7 +108,7 @@ export function useThrowawayDatabase(options: UseDatabaseOptions = {}): Throwawa
   const handle = {} as ThrowawayDatabase;
   before(async function () {
     this.timeout(300_000);
-    Object.assign(handle, await createThrowawayDatabase(options.label ?? ''));
+    Object.assign(handle, await createThrowawayDatabase(options.label ?? '', testServerUrl(), { collation: options.collation }));
     if (options.migrated) {
       const { migrateDatabase } = await import('./migrated');
       await migrateDatabase(handle.url);

@@ -5,6 +5,7 @@
 import os from 'os';
 import { Connection, queryRows } from '../sql/connection';
 import { MigrationKind } from './sources';
+import { TABLE_OPTIONS } from '../sql/charset';
 
 export const DB_MIGRATE_TABLE = 'migrations';
 export const LEDGER_TABLE = 'migration_ledger';
@@ -31,7 +32,7 @@ const CREATE_STATEMENTS = [
     id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
     name VARCHAR(255) NOT NULL,
     run_on DATETIME NOT NULL
-  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+  ) ${TABLE_OPTIONS}`,
   `CREATE TABLE IF NOT EXISTS \`${LEDGER_TABLE}\` (
     name VARCHAR(255) NOT NULL PRIMARY KEY,
     kind ENUM('versioned', 'repeatable') NOT NULL,
@@ -44,7 +45,7 @@ const CREATE_STATEMENTS = [
     started_at DATETIME(3) NOT NULL,
     finished_at DATETIME(3) NULL,
     run_by VARCHAR(255) NOT NULL
-  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+  ) ${TABLE_OPTIONS}`,
 ];
 
 export async function ensureLedger(conn: Connection): Promise<void> {

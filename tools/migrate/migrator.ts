@@ -13,6 +13,7 @@ import {
 } from './ledger';
 import { discoverMigrations, MigrationSource, projectRoot, readSql } from './sources';
 import { compareWithLedger, FileStatus, validationProblems } from './status';
+import { DATABASE_OPTIONS } from '../sql/charset';
 
 export interface MigrationResult {
   name: string;
@@ -91,7 +92,7 @@ async function withLockedSession<T>(options: CommonOptions, createDatabase: bool
   const database = databaseOf(options.url);
   if (createDatabase) {
     await withConnection(options.url, (conn) =>
-      conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`),
+      conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)} ${DATABASE_OPTIONS}`),
     { database: null });
   } else if (!(await databaseExists(options.url, database))) {
     throw new UserError(`database ${database} does not exist`);

@@ -1,6 +1,7 @@
 // Connections to MySQL/MariaDB from a URL: the one place that decides how the toolkit talks to a server.
 import mysql from 'mysql2/promise';
 import { UserError } from '../errors';
+import { SCHEMA_CHARSET, SCHEMA_COLLATION } from './charset';
 
 export type Connection = mysql.Connection;
 
@@ -67,7 +68,7 @@ export function redactUrl(url: string): string {
 }
 
 /** Session settings every toolkit connection runs with: UTC, and the character set the schema uses. */
-const SESSION_SETUP = ["SET time_zone = '+00:00'", 'SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci'];
+const SESSION_SETUP = ["SET time_zone = '+00:00'", `SET NAMES ${SCHEMA_CHARSET} COLLATE ${SCHEMA_COLLATION}`];
 
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Connection> {
   const target = parseUrl(url);
@@ -87,7 +88,7 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
       bigNumberStrings: false,
       decimalNumbers: false,
       multipleStatements: false,
-      charset: 'utf8mb4_unicode_ci',
+      charset: SCHEMA_COLLATION,
       connectTimeout: 10_000,
       ...(options.localInfile ? { flags: ['+LOCAL_FILES'] } : {}),
     });

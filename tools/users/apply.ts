@@ -8,6 +8,7 @@ import { projectRoot } from '../migrate/sources';
 import { Account, accountSql, accountsFor, DEFAULT_HOST, passwordsFrom, Purpose } from './accounts';
 import { actualGrants, compareGrants, desiredGrants, grantStatement, liveRoutines, parseGrantLine, routineGrants } from './grants';
 import { CREATE_REGISTRY, readRegistry, registerStatement, registryExists, registryUpgrade } from './registry';
+import { DATABASE_OPTIONS } from '../sql/charset';
 
 export interface UsersOptions {
   /** An account that may create users and grant (e.g. root), with the database in the URL. */
@@ -152,7 +153,7 @@ export async function applyUsers(options: UsersOptions): Promise<UsersReport> {
 
     const statements: PlannedStatement[] = [];
     const [schema] = await queryRows(conn, 'SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database]);
-    if (!schema) statements.push(plain(`CREATE DATABASE ${quoteIdentifier(database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`));
+    if (!schema) statements.push(plain(`CREATE DATABASE ${quoteIdentifier(database)} ${DATABASE_OPTIONS}`));
     const byRole = routineGrants(schema ? await liveRoutines(conn, database) : [], root);
     const warnings: string[] = [];
     const needSuper = await functionsNeedSuper(conn);

@@ -3,6 +3,7 @@
 // migration_ledger; it holds names and host patterns only, never a password.
 import { Connection, queryRows, quoteIdentifier } from '../sql/connection';
 import { Account, Purpose, PURPOSES } from './accounts';
+import { TABLE_OPTIONS } from '../sql/charset';
 
 export const REGISTRY_TABLE = 'database_users';
 
@@ -13,7 +14,7 @@ export const CREATE_REGISTRY = `CREATE TABLE IF NOT EXISTS \`${REGISTRY_TABLE}\`
     user_name VARCHAR(80) NOT NULL,
     host VARCHAR(255) NOT NULL,
     applied_at DATETIME(3) NOT NULL
-  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`;
+  ) ${TABLE_OPTIONS}`;
 
 export interface RegisteredAccount {
   purpose: Purpose;
