@@ -34,7 +34,7 @@
 --             campaign_summary (pipeline_check_campaign, 'access denied ...').
 DROP PROCEDURE IF EXISTS session_campaign_summary;
 DELIMITER $$
-CREATE PROCEDURE session_campaign_summary(IN p_session_token VARCHAR(64), IN p_campaign_id BIGINT UNSIGNED)
+CREATE PROCEDURE session_campaign_summary(IN p_session_token VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, IN p_campaign_id BIGINT UNSIGNED)
     READS SQL DATA
 BEGIN
   DECLARE v_user_id BIGINT UNSIGNED;

@@ -24,12 +24,12 @@
 --             'session_issue: user_id N does not exist', 'session_issue: this token is already in use'.
 DROP PROCEDURE IF EXISTS session_issue;
 DELIMITER $$
-CREATE PROCEDURE session_issue(IN p_user_id BIGINT UNSIGNED, IN p_session_token VARCHAR(64), IN p_ttl_seconds INT)
+CREATE PROCEDURE session_issue(IN p_user_id BIGINT UNSIGNED, IN p_session_token VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, IN p_ttl_seconds INT)
     MODIFIES SQL DATA
 BEGIN
   DECLARE v_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin;
   DECLARE v_now DATETIME(3);
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   DECLARE EXIT HANDLER FOR 1062
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'session_issue: this token is already in use';
   SET v_hash = session_token_hash(p_session_token);

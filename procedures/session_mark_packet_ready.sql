@@ -26,11 +26,11 @@
 --             ...' from assert_company_access. Nothing is marked when any check fails.
 DROP PROCEDURE IF EXISTS session_mark_packet_ready;
 DELIMITER $$
-CREATE PROCEDURE session_mark_packet_ready(IN p_session_token VARCHAR(64), IN p_campaign_id BIGINT UNSIGNED, IN p_packet BIGINT)
+CREATE PROCEDURE session_mark_packet_ready(IN p_session_token VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, IN p_campaign_id BIGINT UNSIGNED, IN p_packet BIGINT)
     MODIFIES SQL DATA
 BEGIN
   DECLARE v_user_id BIGINT UNSIGNED;
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   CALL session_resolve('session_mark_packet_ready', p_session_token, v_user_id);
   IF p_packet IS NULL OR p_packet < 0 OR p_packet > 4294967295 THEN
     SET v_msg = CONCAT('session_mark_packet_ready: packet must be between 0 and 4294967295, got ', COALESCE(p_packet, 'NULL'));

@@ -26,7 +26,7 @@
 --             'access denied ...' from assert_company_access. Nothing is marked when any check fails.
 DROP PROCEDURE IF EXISTS session_mark_ready;
 DELIMITER $$
-CREATE PROCEDURE session_mark_ready(IN p_session_token VARCHAR(64), IN p_campaign_id BIGINT UNSIGNED, IN p_from DATETIME(3), IN p_to DATETIME(3))
+CREATE PROCEDURE session_mark_ready(IN p_session_token VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, IN p_campaign_id BIGINT UNSIGNED, IN p_from DATETIME(3), IN p_to DATETIME(3))
     MODIFIES SQL DATA
 BEGIN
   DECLARE v_user_id BIGINT UNSIGNED;

@@ -16,12 +16,12 @@
 --             The token is never part of a message.
 DROP PROCEDURE IF EXISTS session_resolve;
 DELIMITER $$
-CREATE PROCEDURE session_resolve(IN p_routine VARCHAR(64), IN p_session_token VARCHAR(64), OUT p_user_id BIGINT UNSIGNED)
+CREATE PROCEDURE session_resolve(IN p_routine VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, IN p_session_token VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, OUT p_user_id BIGINT UNSIGNED)
     READS SQL DATA
 BEGIN
   DECLARE v_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin;
   DECLARE v_user_id BIGINT UNSIGNED;
-  DECLARE v_msg VARCHAR(128);
+  DECLARE v_msg VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
   SET p_user_id = NULL;
   SET v_hash = session_token_hash(p_session_token);
   IF v_hash IS NULL THEN

@@ -16,7 +16,7 @@
 -- Errors:     SQLSTATE 45000 'session_revoke: session token must be 64 hexadecimal digits'.
 DROP PROCEDURE IF EXISTS session_revoke;
 DELIMITER $$
-CREATE PROCEDURE session_revoke(IN p_session_token VARCHAR(64))
+CREATE PROCEDURE session_revoke(IN p_session_token VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci)
     MODIFIES SQL DATA
 BEGIN
   DECLARE v_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin;

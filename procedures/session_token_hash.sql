@@ -11,7 +11,7 @@
 --             not 64 hexadecimal digits.
 DROP FUNCTION IF EXISTS session_token_hash;
 DELIMITER $$
-CREATE FUNCTION session_token_hash(p_session_token VARCHAR(64)) RETURNS CHAR(64) CHARACTER SET ascii COLLATE ascii_bin
+CREATE FUNCTION session_token_hash(p_session_token VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci) RETURNS CHAR(64) CHARACTER SET ascii COLLATE ascii_bin
     DETERMINISTIC NO SQL
 BEGIN
   -- Checked by pattern, not by UNHEX: MySQL's strict mode makes UNHEX of a non-hex string an error.
