@@ -1,6 +1,6 @@
 // Connections to MySQL/MariaDB from a URL: the one place that decides how the toolkit talks to a server.
 import mysql from 'mysql2/promise';
-import { UserError } from '../errors';
+import { describeError, OperationError, UserError } from '../errors';
 
 export type Connection = mysql.Connection;
 
@@ -93,6 +93,10 @@ export function redactUrl(url: string): string {
 /** Session settings every toolkit connection runs with: UTC, and the character set the schema uses. */
 const SESSION_SETUP = ["SET time_zone = '+00:00'", 'SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci'];
 
+/** Connection errors that mean the URL (user, password, database) is wrong, not the server. */
+const CONFIG_ERRORS = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR',
+  'ER_WRONG_DB_NAME', 'ER_NOT_SUPPORTED_AUTH_MODE']);
+
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Connection> {
   const target = parseUrl(url);
   const database = options.database === undefined ? target.database : options.database;
@@ -116,8 +120,11 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
       ...(options.localInfile ? { flags: ['+LOCAL_FILES'] } : {}),
     });
   } catch (err) {
-    const e = err as { code?: string; message: string };
-    throw new UserError(`cannot connect to ${redactUrl(url)}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '));
+    // Refused credentials or an unknown database are the configuration's fault (exit 1); a server
+    // that cannot be reached is a failure (exit 2). Either way one line, with the server's codes.
+    const e = err as { code?: string };
+    const message = `cannot connect to ${redactUrl(url)}: ${describeError(err)}`;
+    throw CONFIG_ERRORS.has(e.code ?? '') ? new UserError(message) : new OperationError(message);
   }
   // A connection error event would otherwise crash the process when idle connections drop.
   conn.on('error', () => undefined);
