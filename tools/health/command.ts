@@ -48,7 +48,7 @@ export function registerHealthCommands(program: Command): void {
       conn = await connect(target.url);
     } catch (err) {
       // The URL was checked above: not reaching the server is an operational failure, not a mistake.
-      throw err instanceof UserError ? new OperationError(`health: ${err.message}`) : err;
+      throw err instanceof UserError || err instanceof OperationError ? new OperationError(`health: ${err.message}`) : err;
     }
     let metrics;
     try {

@@ -95,7 +95,7 @@ const SESSION_SETUP = ["SET time_zone = '+00:00'", 'SET NAMES utf8mb4 COLLATE ut
 
 /** Connection errors that mean the URL (user, password, database) is wrong, not the server. */
 const CONFIG_ERRORS = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR',
-  'ER_WRONG_DB_NAME', 'ER_NOT_SUPPORTED_AUTH_MODE']);
+  'ER_WRONG_DB_NAME', 'ER_TOO_LONG_IDENT', 'ER_NOT_SUPPORTED_AUTH_MODE']);
 
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Connection> {
   const target = parseUrl(url);

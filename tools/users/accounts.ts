@@ -12,6 +12,11 @@ export type Purpose = (typeof PURPOSES)[number];
 /** The suffix of each purpose's user name. */
 const SUFFIX: Record<Purpose, string> = { migrator: 'migrator', application: 'app', reporting: 'reporting' };
 
+/** The suffix a user name of this purpose ends with (_migrator, _app, _reporting). */
+export function purposeSuffix(purpose: Purpose): string {
+  return `_${SUFFIX[purpose]}`;
+}
+
 /** MySQL's limit for user names (MariaDB allows 80); the shorter one keeps names portable. */
 export const MAX_USER_NAME = 32;
 

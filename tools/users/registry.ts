@@ -3,7 +3,7 @@
 // migration_ledger; it holds names and host patterns only, never a password.
 import { UserError } from '../errors';
 import { Connection, queryRows, quoteIdentifier } from '../sql/connection';
-import { Account, checkAccountName, Purpose, PURPOSES } from './accounts';
+import { Account, checkAccountName, Purpose, purposeSuffix, PURPOSES } from './accounts';
 
 export const REGISTRY_TABLE = 'database_users';
 
@@ -38,6 +38,11 @@ export async function readRegistry(conn: Connection, database: string): Promise<
   for (const row of rows) {
     if (!PURPOSES.includes(row.purpose)) throw new UserError(`${REGISTRY_TABLE}: unknown purpose ${JSON.stringify(row.purpose)}`);
     checkAccountName(row, `${REGISTRY_TABLE} row "${row.purpose}"`);
+    // users apply only ever registers <prefix>_app / _reporting / _migrator: a row naming any
+    // other account (root, a colleague's) would have migrate up grant it routines.
+    if (!row.user.endsWith(purposeSuffix(row.purpose))) {
+      throw new UserError(`${REGISTRY_TABLE} row "${row.purpose}": user ${row.user} does not end with ${purposeSuffix(row.purpose)}, so users apply did not register it`);
+    }
   }
   return rows;
 }
