@@ -48,7 +48,8 @@ export function registerHealthCommands(program: Command): void {
       conn = await connect(target.url);
     } catch (err) {
       // The URL was checked above: not reaching the server is an operational failure, not a mistake.
-      throw err instanceof UserError || err instanceof OperationError ? new OperationError(`health: ${err.message}`) : err;
+      // Access denied or an unknown database is the configuration (1); an unreachable server is 2.
+      throw err instanceof UserError || err instanceof OperationError ? new OperationError(`health: ${err.message}`, err.exitCode) : err;
     }
     let metrics;
     try {

@@ -69,6 +69,7 @@ async function upgradeCampaignSets(conn: Connection, quiet: boolean): Promise<st
 function databaseOf(url: string): string {
   const { database } = parseUrl(url);
   if (!database) throw new UserError(`the URL must name a database (mysql://user@host:port/DATABASE)`);
+  quoteIdentifier(database); // refuses, as a UserError, a name that is not a plain identifier
   return database;
 }
 
