@@ -12,9 +12,10 @@ import { throwawayName } from '../../tools/harness/database';
 
 function expectRefused(r: CliResult, message: RegExp): void {
   expect(r.code, r.stderr).to.equal(ExitCode.Usage);
+  // Progress lines may come first (stderr); the error is exactly one line, the last.
   const lines = r.stderr.split('\n').filter(Boolean);
-  expect(lines, r.stderr).to.have.length(1);
-  expect(lines[0]).to.match(/^reminderly-db: /).and.to.match(message);
+  expect(lines.filter((l) => l.startsWith('reminderly-db: ')), r.stderr).to.have.length(1);
+  expect(lines[lines.length - 1]).to.match(/^reminderly-db: /).and.to.match(message);
 }
 
 describe('validate before changing anything', function () {
@@ -58,7 +59,7 @@ describe('validate before changing anything', function () {
   });
 
   it('invalid UTF-8 in a message file is a rejected row naming line and byte offset, never U+FFFD', async () => {
-    const campaign = await createCampaign(conn, company.companyId);
+    const campaign = await createCampaign(conn, company.companyId, 'utf8');
     const messages = await tableName(conn, campaign, 'messages');
     const [c1, c2] = company.contactIds;
     const file = path.join(work, 'bad-utf8.csv');
@@ -75,15 +76,15 @@ describe('validate before changing anything', function () {
     const loaded = runCli(['messages', 'load', '--campaign', String(campaign), file, '--reject-file', rejects, '--url', db.url]);
     expect(loaded.code, loaded.stderr).to.equal(0);
     expect(await count()).to.equal(1);
-    const [{ n }] = await queryRows<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM \`${messages}\` WHERE body LIKE CONCAT('%', CHAR(0xEFBFBD USING utf8mb4), '%')`);
-    expect(Number(n), 'no replacement character stored').to.equal(0);
+    const bodies = (await queryRows<{ body: string }>(conn, `SELECT body FROM \`${messages}\``)).map((r) => r.body);
+    expect(bodies, 'the good row as written, no replacement character stored').to.deep.equal(['caf\u00e9']);
     const rejected = fs.readFileSync(rejects);
     expect(rejected.includes(Buffer.from([0x61, 0x62, 0xc3, 0x28, 0x7a])), 'the bad bytes are written back as they were').to.equal(true);
     expect(rejected.includes(Buffer.from([0xef, 0xbf, 0xbd]))).to.equal(false);
   });
 
   it('--reject-file in a missing folder or naming a folder: one line, nothing loaded', async () => {
-    const campaign = await createCampaign(conn, company.companyId);
+    const campaign = await createCampaign(conn, company.companyId, 'rejects');
     const messages = await tableName(conn, campaign, 'messages');
     const file = path.join(work, 'good.csv');
     fs.writeFileSync(file, `contact_id,method,subject,body\n${company.contactIds[0]},email,hi,there\n`);
@@ -95,7 +96,7 @@ describe('validate before changing anything', function () {
   });
 
   it('an --out that cannot be a writable folder is refused at once, before the schema lock (never a hang)', async () => {
-    const campaign = await createCampaign(conn, company.companyId);
+    const campaign = await createCampaign(conn, company.companyId, 'out');
     const aFile = path.join(work, 'a-file');
     fs.writeFileSync(aFile, 'x');
     for (const out of ['/proc/x', path.join(aFile, 'sub'), aFile]) {
