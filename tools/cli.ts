@@ -21,7 +21,12 @@ export function buildProgram(): Command {
     .description('Migrations, campaign table sets, pipeline routines, bindings and maintenance for Reminderly\'s MySQL/MariaDB database')
     .option('--verbose', 'say more of what is done; print the stack trace of an internal error')
     // Commander's own errors (unknown option, missing argument) as one line, like every other error.
-    .configureOutput({ outputError: (text, write) => write(`reminderly-db: ${oneLine(text.replace(/^error: /, ''))} (add --help for usage)\n`) })
+    .configureOutput({
+      outputError: (text) => process.stderr.write(`reminderly-db: ${oneLine(text.replace(/^error: /, ''))} (add --help for usage)\n`),
+      // Commander shows a group's whole help on stderr when its subcommand is missing: one line instead.
+      writeErr: (text) => process.stderr.write(/^Usage: /.test(text)
+        ? `reminderly-db: missing command: ${text.split('\n')[0].replace(/^Usage: /, '')} (add --help for usage)\n` : text),
+    })
     .exitOverride();
   registerSqlCommands(program);
   registerMigrateCommands(program);
