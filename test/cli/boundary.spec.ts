@@ -9,6 +9,7 @@ import path from 'path';
 import { createThrowawayDatabase, ThrowawayDatabase } from '../../tools/harness/database';
 import { queryRows, withConnection } from '../../tools/sql/connection';
 import { ExitCode } from '../../tools/errors';
+import { exitCodeFor } from '../../tools/cli';
 import { runCli, CliResult } from '../helpers/cli';
 
 const PASSWORD = 'Pl4nted-S3cret';
@@ -131,6 +132,17 @@ describe('CLI error boundary: one line, the right code, no secret', function () 
       const reads = (args[0] === 'migrate' && ['status', 'plan', 'validate'].includes(args[1])) || ['rotate-logs', 'offload'].includes(args[1]);
       check('server error', [...args, '--url', url], {}, reads ? [ExitCode.Success] : [ExitCode.Usage, ExitCode.Failure], false, out);
     }
+  });
+
+  it('an internal error is one line pointing at --verbose; a server error names the command, errno and SQLSTATE', () => {
+    const internal = exitCodeFor(new TypeError('Cannot read properties of undefined (reading \'x\')\n    at somewhere'), 'campaign list');
+    expect(internal).to.deep.equal({ code: ExitCode.Failure,
+      message: "campaign list: internal error: Cannot read properties of undefined (reading 'x') at somewhere (run with --verbose for the trace)" });
+    const server = Object.assign(new Error("Table 'd.t' doesn't exist"), { code: 'ER_NO_SUCH_TABLE', errno: 1146, sqlState: '42S02', sqlMessage: "Table 'd.t' doesn't exist" });
+    expect(exitCodeFor(server, 'campaign list')).to.deep.equal({ code: ExitCode.Failure,
+      message: "campaign list failed: ER_NO_SUCH_TABLE (errno 1146, SQLSTATE 42S02): Table 'd.t' doesn't exist" });
+    const os = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+    expect(exitCodeFor(os, 'maintenance offload').message).to.equal('maintenance offload failed: ENOSPC (write): no space left on device, write');
   });
 
   it('commander usage errors are one line, exit 1', () => {
