@@ -38,7 +38,8 @@ export function ensureWritableFolder(dir: string, option = '--out'): void {
     try {
       stat = fs.statSync(at);
     } catch (err) {
-      if (codeOf(err) !== 'ENOENT' || path.dirname(at) === at) throw new UserError(`${option} ${dir}: cannot read ${at}: ${codeOf(err)}`);
+      // ENOTDIR: a component above is a file; walking up finds it and says so.
+      if (!['ENOENT', 'ENOTDIR'].includes(codeOf(err)) || path.dirname(at) === at) throw new UserError(`${option} ${dir}: cannot read ${at}: ${codeOf(err)}`);
       missing.unshift(at);
       continue;
     }
