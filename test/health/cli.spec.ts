@@ -1,5 +1,6 @@
 // `reminderly-db health` as cron or CI runs it: exit 0 healthy, 2 naming each breached alarm.
 import { expect } from 'chai';
+import { ExitCode } from '../../tools/errors';
 import { createThrowawayDatabase } from '../../tools/harness/database';
 import { Connection } from '../../tools/sql/connection';
 import { runCli } from '../helpers/cli';
@@ -53,19 +54,19 @@ describe('reminderly-db health', () => {
     for (const f of families.values()) expect(f.type).to.equal('gauge');
   });
 
-  it('acceptance: an expired lease and a message older than the threshold exit 2 naming both', async () => {
+  it('acceptance: an expired lease and a message older than the threshold exit 3 (findings) naming both', async () => {
     await claimBatch(conn, { campaignId: campaign, runType: 'immediate', worker: 'w', maxRows: 1, leaseSeconds: 1 });
     await sleep(1100);
     const queue = await tableName(conn, campaign, 'ready_queue');
     await conn.query(`UPDATE \`${queue}\` SET visible_at = visible_at - INTERVAL 20 MINUTE WHERE batch_id IS NULL`);
 
     const text = health();
-    expect(text.code).to.equal(2);
+    expect(text.code).to.equal(ExitCode.Findings);
     expect(text.stdout.split('\n')[0]).to.equal('ALARM: 2 threshold(s) breached');
     expect(text.stderr).to.equal(`reminderly-db: health: 2 alarm(s): oldest_ready (campaign ${campaign}), expired_leases (campaign ${campaign})\n`);
 
     const json = health('--json');
-    expect(json.code).to.equal(2);
+    expect(json.code).to.equal(ExitCode.Findings);
     const alarms = JSON.parse(json.stdout).alarms as { name: string; subject: string; value: number; threshold: number }[];
     expect(alarms.map((a) => [a.name, a.subject, a.threshold])).to.deep.equal([
       ['oldest_ready', `campaign ${campaign}`, 15], ['expired_leases', `campaign ${campaign}`, 0],
@@ -86,12 +87,12 @@ describe('reminderly-db health', () => {
   it('alarms on a failed last offload and on a replica it cannot reach', async () => {
     await conn.query("INSERT INTO maintenance_runs (step, started_at, finished_at, ok, detail) VALUES ('offload', NOW(3), NOW(3), 0, 'dump verify failed')");
     const r = health('--oldest-ready-minutes', 'off', '--expired-leases', 'off', '--replica', 'mysql://root@127.0.0.1:1/replica');
-    expect(r.code).to.equal(2);
+    expect(r.code).to.equal(ExitCode.Findings);
     expect(r.stderr).to.equal('reminderly-db: health: 2 alarm(s): replica_down (mysql://root@127.0.0.1:1/replica), offload_failed (offload)\n');
     expect(health('--oldest-ready-minutes', 'off', '--expired-leases', 'off', '--offload-failed', 'false').code).to.equal(0);
   });
 
-  it('exits 2 when the database cannot be reached or read, 1 for a mistake', async () => {
+  it('exits 2 when the database cannot be reached or read (not 3: no alarm was judged), 1 for a mistake', async () => {
     const down = runCli(['health', '--url', 'mysql://root@127.0.0.1:1/nowhere']);
     expect(down.code).to.equal(2);
     expect(down.stderr).to.match(/^reminderly-db: health: cannot connect to mysql:\/\/root@127.0.0.1:1\/nowhere: .*\n$/);
@@ -99,7 +100,7 @@ describe('reminderly-db health', () => {
     try {
       const unmigrated = runCli(['health', '--url', empty.url]);
       expect(unmigrated.code).to.equal(2);
-      expect(unmigrated.stderr).to.match(/^reminderly-db: health: ER_\w+ .*\n$/);
+      expect(unmigrated.stderr).to.match(/^reminderly-db: health: could not read the server: ER_\w+ \(errno \d+, SQLSTATE \w{5}\): .*\n$/);
     } finally {
       await empty.drop();
     }

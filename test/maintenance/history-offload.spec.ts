@@ -162,13 +162,9 @@ describe('maintenance offload: old history rows', () => {
     const notAFolder = path.join(out, 'file');
     fs.writeFileSync(notAFolder, 'x');
     const unwritable = runCli(['maintenance', 'offload', '--older-than', '30d', '--out', path.join(notAFolder, 'sub'), '--url', db.url]);
-    expect(unwritable.code).to.equal(2);
-    expect(unwritable.stdout).to.match(/^FAILED campaign_\d+_messages_history: preflight failed: /m);
-    const [failed] = await queryRows<{ ok: number; detail: string; finished: Date | null }>(conn,
-      "SELECT ok, detail, finished_at AS finished FROM maintenance_runs WHERE step = 'offload' ORDER BY id DESC LIMIT 1");
-    expect(Number(failed.ok)).to.equal(0);
-    expect(failed.finished).to.be.instanceOf(Date);
-    expect(failed.detail).to.match(/FAILED, first: .*_history: preflight failed: /);
+    // Checked before anything is read or locked: a usage error, one line (tools/errors.ts ExitCode).
+    expect(unwritable.code).to.equal(1);
+    expect(unwritable.stderr).to.match(/^reminderly-db: --out \S+: \S+file is not a folder\n$/);
 
     const bare = fs.mkdtempSync(path.join(os.tmpdir(), 'reminderly-path-'));
     fs.symlinkSync(process.execPath, path.join(bare, 'node'));
@@ -176,6 +172,11 @@ describe('maintenance offload: old history rows', () => {
     fs.rmSync(bare, { recursive: true, force: true });
     expect(noTool.code).to.equal(2);
     expect(noTool.stdout, noTool.stdout).to.match(/^FAILED campaign_\d+_messages_history: preflight failed: (mariadb-dump|mysqldump) not found on PATH/m);
+    const [failed] = await queryRows<{ ok: number; detail: string; finished: Date | null }>(conn,
+      "SELECT ok, detail, finished_at AS finished FROM maintenance_runs WHERE step = 'offload' ORDER BY id DESC LIMIT 1");
+    expect(Number(failed.ok)).to.equal(0);
+    expect(failed.finished).to.be.instanceOf(Date);
+    expect(failed.detail).to.match(/FAILED, first: .*_history: preflight failed: /);
     for (const t of tables) expect(await rowsOf(t), t).to.equal(original.get(t)!.rows);
 
     const good = offload();

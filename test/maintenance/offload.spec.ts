@@ -124,8 +124,9 @@ describe('maintenance: rotation and verified offload', () => {
     const notAFolder = path.join(out, 'file');
     fs.writeFileSync(notAFolder, 'x');
     const unwritable = runCli(['maintenance', 'offload', '--older-than', '30d', '--out', path.join(notAFolder, 'sub'), '--url', db.url]);
-    expect(unwritable.code).to.equal(2);
-    expect(unwritable.stderr).to.match(/log_probe__20260105_20260105: preflight failed/);
+    // Checked before anything is read or locked: a usage error, one line (tools/errors.ts ExitCode).
+    expect(unwritable.code).to.equal(1);
+    expect(unwritable.stderr).to.match(/^reminderly-db: --out \S+: \S+file is not a folder\n$/);
     // A PATH with node and nothing else: no dump tool to find.
     const bare = fs.mkdtempSync(path.join(os.tmpdir(), 'reminderly-path-'));
     fs.symlinkSync(process.execPath, path.join(bare, 'node'));

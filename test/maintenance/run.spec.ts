@@ -54,12 +54,24 @@ describe('maintenance run', () => {
     expect(await rotatedLogTables(conn)).to.deep.equal([]);
     expect(fs.readdirSync(out).filter((f) => f.endsWith('.sql.gz'))).to.have.length(1);
 
-    // Next night: the output folder is gone bad. History and rotation still happen; the exit says it failed.
+    // Next night: the output folder is gone bad. That is an input checked before anything is done:
+    // one line, exit 1, nothing moved and nothing recorded.
     await seedMessages(conn, campaign, { count: 10, contacts: (await queryRows<{ id: number }>(conn, 'SELECT id FROM contacts')).map((r) => Number(r.id)), status: 'bounced', daysAgo: 40 });
     await logRows(5, 40);
     const notAFolder = path.join(out, 'file');
     fs.writeFileSync(notAFolder, 'x');
-    const failing = runCli(['maintenance', 'run', '--older-than', '30d', '--out', path.join(notAFolder, 'sub'), '--url', db.url]);
+    const runsBefore = (await queryRows(conn, 'SELECT id FROM maintenance_runs')).length;
+    const refused = runCli(['maintenance', 'run', '--older-than', '30d', '--out', path.join(notAFolder, 'sub'), '--url', db.url]);
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr).to.match(/^reminderly-db: --out \S+: \S+file is not a folder\n$/);
+    expect((await counts(conn, campaign)).messages).to.deep.equal({ hot: 10, history: 120 });
+    expect((await queryRows(conn, 'SELECT id FROM maintenance_runs')).length).to.equal(runsBefore);
+
+    // The dump tool is gone instead: history and rotation still happen; the exit says offload failed.
+    const bare = fs.mkdtempSync(path.join(os.tmpdir(), 'reminderly-path-'));
+    fs.symlinkSync(process.execPath, path.join(bare, 'node'));
+    const failing = runCli(['maintenance', 'run', '--older-than', '30d', '--out', out, '--url', db.url], { PATH: bare });
+    fs.rmSync(bare, { recursive: true, force: true });
     expect(failing.code).to.equal(2);
     expect(failing.stdout).to.match(/^history: \d+ set\(s\) looked at, 10 messages moved$/m);
     expect(failing.stdout).to.match(/^rotate-logs: 1 table\(s\) rotated \(log_events -> log_events__\d{8}_\d{8}, 5 rows\)$/m);

@@ -8,7 +8,7 @@ import path from 'path';
 import { generateCoreData } from '../campaigns/generator';
 import { createThrowawayDatabase, ThrowawayDatabase } from '../harness/database';
 import { migrateDatabase } from '../harness/migrated';
-import { OperationError } from '../errors';
+import { ExitCode, OperationError } from '../errors';
 import { ProgressOptions } from '../progress';
 import { connect, queryRows, withConnection } from '../sql/connection';
 import { detectServer } from '../sql/flavour';
@@ -99,7 +99,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
   const onSignal = () => {
     if (stopping) {
       log('second interrupt: exiting now; the bench database is left for the next clean-up');
-      process.exit(130);
+      process.exit(ExitCode.Interrupted);
     }
     stopping = true;
     log('interrupted: stopping this run\'s queries, then restoring settings and dropping the bench database');
@@ -190,7 +190,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
     process.off('SIGTERM', onSignal);
   }
 
-  if (stopping) throw new OperationError('interrupted: the bench database was dropped and no results were written', 130);
+  if (stopping) throw new OperationError('interrupted: the bench database was dropped and no results were written', ExitCode.Interrupted);
   const finished = new Date();
   report.finishedAt = finished.toISOString();
   report.seconds = Math.round((finished.getTime() - started.getTime()) / 100) / 10;

@@ -7,7 +7,8 @@ import { withConnection } from '../sql/connection';
 import { DEFAULT_LOCK_TIMEOUT_SECONDS, withSchemaLock } from '../sql/schema-lock';
 import { parseUrl } from '../sql/connection';
 import { retireCampaignSet } from './retire';
-import { createCampaignSet, listSets, parseCampaignId, upgradeSets } from './sets';
+import { ensureWritableFolder } from '../maintenance/verified-dump';
+import { checkCampaignsExist, createCampaignSet, listSets, parseCampaignId, upgradeSets } from './sets';
 
 const log = (line: string) => process.stderr.write(line + '\n');
 
@@ -29,6 +30,7 @@ export function registerCampaignCommands(program: Command): void {
     .action(async (ids: string[], flags: TargetFlags & { json?: boolean }) => {
       const campaignIds = ids.map(parseCampaignId);
       const results = await underSchemaLock(flags, 'campaign create', async (conn) => {
+        await checkCampaignsExist(conn, campaignIds);
         const out = [];
         for (const id of campaignIds) out.push(await createCampaignSet(conn, id));
         return out;
@@ -75,6 +77,8 @@ export function registerCampaignCommands(program: Command): void {
     .action(async (id: string, flags: TargetFlags & { out: string; force?: boolean; lockTimeout?: number; json?: boolean }) => {
       const campaignId = parseCampaignId(id);
       const { url } = targetOf(flags);
+      // Checked before the schema lock is taken: a bad --out never holds the lock.
+      ensureWritableFolder(flags.out);
       const result = await underSchemaLock(flags, 'campaign retire', (conn) => retireCampaignSet(conn, {
         url, campaignId, outDir: path.resolve(flags.out), force: flags.force, lockTimeout: flags.lockTimeout, log,
       }));

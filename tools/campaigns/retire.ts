@@ -111,7 +111,12 @@ export async function retireCampaignSet(conn: Connection, options: RetireOptions
   let tool = '';
   await step(campaignId, 'preflight', async () => {
     server = await detectServer(conn);
-    ensureWritableFolder(options.outDir);
+    try {
+      ensureWritableFolder(options.outDir);
+    } catch (err) {
+      // The CLI checks --out before the schema lock (a UserError); called directly, it is this step's failure.
+      throw new RetireStepError(campaignId, 'preflight', (err as Error).message);
+    }
     tool = await requireTool(server.dumpCommand);
     await requireTool(server.clientCommand);
   });

@@ -42,6 +42,17 @@ export interface CreateResult {
   version: number;
 }
 
+/**
+ * Refuses, before any set is made, ids that name no campaign: `campaign create 2 424242` changes
+ * nothing rather than creating 2's set and then failing.
+ */
+export async function checkCampaignsExist(conn: Connection, campaignIds: number[]): Promise<void> {
+  if (!campaignIds.length) return;
+  const found = new Set((await queryRows<{ id: number }>(conn, 'SELECT id FROM campaigns WHERE id IN (?)', [campaignIds])).map((r) => Number(r.id)));
+  const unknown = campaignIds.filter((id) => !found.has(id));
+  if (unknown.length) throw new UserError(`unknown campaign${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: no set was created`);
+}
+
 export async function createCampaignSet(conn: Connection, campaignId: number): Promise<CreateResult> {
   return signalsAsUserErrors(async () => {
     await conn.query('CALL campaign_set_create(?, @reminderly_created)', [campaignId]);

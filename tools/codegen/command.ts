@@ -12,7 +12,6 @@ type Flags = TargetFlags & {
   check?: boolean;
   fromCheckout?: boolean;
   strict?: boolean;
-  verbose?: boolean;
 };
 
 export function registerCodegenCommands(program: Command): void {
@@ -25,7 +24,6 @@ export function registerCodegenCommands(program: Command): void {
     .option('--from-checkout', 'migrate a throwaway database on the --url/--env server from the checkout and bind its routines')
     .option('--check', 'write nothing; exit 1 naming the first stale file when the output folder differs from what would be generated')
     .option('--strict', 'fail when a procedure\'s result sets cannot be typed (no @example in its header)')
-    .option('--verbose', 'say what is migrated and called')
     .action(async (flags: Flags) => {
       const log = (line: string) => process.stderr.write(line + '\n');
       const generated = await generateBindings({
@@ -36,14 +34,14 @@ export function registerCodegenCommands(program: Command): void {
         runtimeImport: flags.runtimeImport,
         fromCheckout: flags.fromCheckout,
         strict: flags.strict,
-        log: flags.verbose ? log : undefined,
+        log: program.opts().verbose ? log : undefined,
       });
       for (const w of generated.warnings) log(`warning: ${w}`);
       const where = path.relative(process.cwd(), generated.outDir) || '.';
       if (flags.check) {
         const diffs = compareWithDisk(generated);
         if (diffs.length) {
-          if (flags.verbose) for (const d of diffs) log(`${d.problem.padEnd(20)} ${path.join(where, d.file)}`);
+          if (program.opts().verbose) for (const d of diffs) log(`${d.problem.padEnd(20)} ${path.join(where, d.file)}`);
           throw new StaleBindingsError(staleReason(generated.outDir, diffs), diffs);
         }
         console.log(`${where}: up to date (${generated.routines.length} routines, ${generated.files.size} files)`);

@@ -1,17 +1,16 @@
-// Which database a command works on. db-migrate's config loader reads database.json (environments
-// dev, test, qa, prod; `{"ENV": "VAR"}` values come from environment variables, so secrets never
-// live in the repository); --url overrides the environment on every command.
+// Which database a command works on. database.json holds environments in db-migrate's format (dev,
+// test, qa, prod; `{"ENV": "VAR"}` values come from environment variables, so secrets never live
+// in the repository); --url overrides the environment on every command. The file is read here, not
+// by db-migrate's loader, because that loader lets DATABASE_URL stand in for any environment whose
+// variable is unset (prod included): see tools/config/README.md for what DATABASE_URL overrides.
 import fs from 'fs';
 import path from 'path';
 import { UserError } from '../errors';
 import { parseUrl } from '../sql/connection';
 import { projectRoot } from '../migrate/sources';
 
-// db-migrate ships no type declarations for its config module.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const dbMigrateConfig = require('db-migrate/lib/config.js') as {
-  loadFile(file: string, env?: string): { getCurrent(): { env: string; settings: Record<string, unknown> } };
-};
+/** The variable that overrides the URL of the local environments (those with a literal "url"). */
+export const DATABASE_URL_VARIABLE = 'DATABASE_URL';
 
 export const CONFIG_FILE = 'database.json';
 
@@ -43,23 +42,78 @@ function urlFromSettings(env: string, settings: Record<string, unknown>, file: s
   return `mysql://${user}${password}@${host}${port}${database}`;
 }
 
-export function resolveTarget(options: TargetOptions): Target {
+type RawConfig = Record<string, unknown>;
+
+function readConfig(file: string): RawConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let config: unknown;
+  try {
+    config = JSON.parse(text);
+  } catch (err) {
+    throw new UserError(`${path.basename(file)} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!config || typeof config !== 'object' || Array.isArray(config)) throw new UserError(`${path.basename(file)}: expected an object of environments`);
+  return config as RawConfig;
+}
+
+const isEnvReference = (value: unknown): value is { ENV: string } =>
+  !!value && typeof value === 'object' && typeof (value as { ENV?: unknown }).ENV === 'string';
+
+/** Settings with every {"ENV": "VAR"} replaced by the variable's value ('' when unset). */
+function resolveVariables(value: unknown, environment: NodeJS.ProcessEnv): unknown {
+  if (isEnvReference(value)) return environment[value.ENV] ?? '';
+  if (Array.isArray(value)) return value.map((v) => resolveVariables(v, environment));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveVariables(v, environment)]));
+  }
+  return value;
+}
+
+function environmentNames(config: RawConfig): string[] {
+  return Object.keys(config).filter((k) => k !== 'defaultEnv' && k !== 'default' && config[k] && typeof config[k] === 'object' && !isEnvReference(config[k]));
+}
+
+/**
+ * The URL of one environment, by these rules (tools/config/README.md):
+ * - "url" is a literal: DATABASE_URL, when set, replaces it (the local environments, dev and test);
+ * - "url" is {"ENV": "VAR"}: VAR's value, never DATABASE_URL; VAR unset is a config error naming it,
+ *   so qa and prod are reached only through their own variables and only when named.
+ */
+function environmentUrl(env: string, settings: Record<string, unknown>, file: string, environment: NodeJS.ProcessEnv): string {
+  const raw = settings.url;
+  if (typeof raw === 'string' && raw !== '') return environment[DATABASE_URL_VARIABLE] || raw;
+  if (isEnvReference(raw)) {
+    const value = environment[raw.ENV];
+    if (!value) throw new UserError(`environment "${env}" in ${file} takes its URL from ${raw.ENV}, which is not set`);
+    return value;
+  }
+  if (raw !== undefined) throw new UserError(`environment "${env}" in ${file}: "url" must be a URL or {"ENV": "VARIABLE"}`);
+  return urlFromSettings(env, resolveVariables(settings, environment) as Record<string, unknown>, file);
+}
+
+export function resolveTarget(options: TargetOptions, environment: NodeJS.ProcessEnv = process.env): Target {
   if (options.url) {
     parseUrl(options.url);
     return { env: 'url', url: options.url, replicas: [], settings: {} };
   }
   const file = options.configFile ?? path.join(projectRoot(), CONFIG_FILE);
   if (!fs.existsSync(file)) throw new UserError(`no --url given and no ${file} to read environments from`);
-  let loaded;
-  try {
-    loaded = dbMigrateConfig.loadFile(file, options.env);
-  } catch (err) {
-    throw new UserError(`${path.basename(file)}: ${(err as Error).message}`);
-  }
-  const { env, settings } = loaded.getCurrent();
-  const url = urlFromSettings(env, settings, path.basename(file));
+  const base = path.basename(file);
+  const config = readConfig(file);
+  const fallback = resolveVariables(config.defaultEnv ?? config.default, environment);
+  const env = options.env ?? (typeof fallback === 'string' && fallback ? fallback : 'dev');
+  const names = environmentNames(config);
+  if (!names.includes(env)) throw new UserError(`no environment "${env}" in ${base} (it has ${names.join(', ')})`);
+  const raw = config[env] as Record<string, unknown>;
+  const url = environmentUrl(env, raw, base, environment);
   parseUrl(url);
-  return { env, url, replicas: replicaUrls(env, settings, path.basename(file)), settings };
+  const settings = resolveVariables(raw, environment) as Record<string, unknown>;
+  return { env, url, replicas: replicaUrls(env, settings, base), settings };
 }
 
 /**
@@ -93,15 +147,15 @@ export interface ListedReplica {
  */
 export function listedReplicas(configFile = path.join(projectRoot(), CONFIG_FILE)): ListedReplica[] {
   if (!fs.existsSync(configFile)) return [];
-  let loaded: Record<string, unknown>;
+  let config: RawConfig;
   try {
-    loaded = dbMigrateConfig.loadFile(configFile) as unknown as Record<string, unknown>;
+    config = readConfig(configFile);
   } catch {
     return [];
   }
   const listed: ListedReplica[] = [];
-  for (const [env, settings] of Object.entries(loaded)) {
-    const list = (settings as { replicas?: unknown } | null)?.replicas;
+  for (const env of environmentNames(config)) {
+    const list = (resolveVariables(config[env], process.env) as { replicas?: unknown }).replicas;
     if (!Array.isArray(list)) continue;
     for (const entry of list) {
       if (typeof entry !== 'string' || entry === '') continue;

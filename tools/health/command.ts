@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { TargetFlags, targetOf, withTargetOptions } from '../cli-options';
 import { CONFIG_FILE } from '../config/environments';
-import { OperationError, UserError } from '../errors';
+import { ExitCode, failure, isServerOrSystemError, OperationError, UserError } from '../errors';
 import { connect, Connection, parseUrl } from '../sql/connection';
 import { evaluateAlarms } from './alarms';
 import { formatJson, formatPrometheus, formatText, healthReport } from './format';
@@ -48,7 +48,8 @@ export function registerHealthCommands(program: Command): void {
       conn = await connect(target.url);
     } catch (err) {
       // The URL was checked above: not reaching the server is an operational failure, not a mistake.
-      throw err instanceof UserError ? new OperationError(`health: ${err.message}`) : err;
+      // Access denied or an unknown database is the configuration (1); an unreachable server is 2.
+      throw err instanceof UserError || err instanceof OperationError ? new OperationError(`health: ${err.message}`, err.exitCode) : err;
     }
     let metrics;
     try {
@@ -56,8 +57,7 @@ export function registerHealthCommands(program: Command): void {
     } catch (err) {
       // A server error while reading (connection lost, routine missing before `migrate up`) is an
       // operational failure: one line, exit 2, as cron and monitors expect.
-      const e = err as { code?: string; sqlMessage?: string };
-      throw e.sqlMessage || e.code ? new OperationError(`health: ${e.code ?? ''} ${e.sqlMessage ?? (err as Error).message}`.replace(/\s+/g, ' ')) : err;
+      throw isServerOrSystemError(err) ? failure('health: could not read the server', err) : err;
     } finally {
       await conn.end().catch(() => conn.destroy());
     }
@@ -65,7 +65,8 @@ export function registerHealthCommands(program: Command): void {
     const report = healthReport(metrics, thresholds, alarms);
     process.stdout.write(flags.json ? formatJson(report) : flags.prometheus ? formatPrometheus(report) : formatText(report));
     if (alarms.length) {
-      throw new OperationError(`health: ${alarms.length} alarm(s): ${alarms.map((a) => `${a.name} (${a.subject})`).join(', ')}`);
+      // Breached alarms are findings (exit 3), told apart from "could not read the server" (exit 2).
+      throw new OperationError(`health: ${alarms.length} alarm(s): ${alarms.map((a) => `${a.name} (${a.subject})`).join(', ')}`, ExitCode.Findings);
     }
   });
 }

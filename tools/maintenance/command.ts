@@ -8,6 +8,7 @@ import { parseCampaignId } from '../campaigns/sets';
 import { DEFAULT_CHUNK, describeHistoryResult, parseChunk, parseDays, runHistoryMoves } from './history';
 import { rotateLogTables } from './log-tables';
 import { parseAge, restoreOffloaded } from './offload';
+import { ensureWritableFolder } from './verified-dump';
 import { DELETE_CHUNK, describeOffloadResult } from './history-offload';
 import { describeRun, judgeHistory, judgeOffload, judgeRotation, offloadAll, runMaintenance } from './run';
 import { recordMaintenanceStep } from './runs';
@@ -62,6 +63,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .addOption(new Option('--delete-chunk <rows>', `history rows deleted per transaction once verified (default ${DELETE_CHUNK})`).argParser(positiveInt('--delete-chunk')))
     .option('--json', 'print the result as JSON')
     .action(async (flags: TargetFlags & { olderThan: string; out: string; deleteChunk?: number; json?: boolean }) => {
+      ensureWritableFolder(flags.out);
       const url = (await primaryTargetOf(flags, 'maintenance offload')).url;
       const options = { url, outDir: path.resolve(flags.out), olderThanMs: parseAge(flags.olderThan), deleteChunk: flags.deleteChunk, log };
       const results = await recordMaintenanceStep(url, 'offload', () => offloadAll(options), judgeOffload, log);
@@ -87,6 +89,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .option('--out <dir>', 'folder for offloaded dumps (without it the offload step is skipped)')
     .option('--json', 'print the summary as JSON')
     .action(async (flags: TargetFlags & { olderThan: string; chunk?: number; out?: string; json?: boolean }) => {
+      if (flags.out) ensureWritableFolder(flags.out);
       const summary = await runMaintenance({
         url: (await primaryTargetOf(flags, 'maintenance run')).url, olderThanDays: parseDays(flags.olderThan), chunk: flags.chunk,
         outDir: flags.out ? path.resolve(flags.out) : undefined, progress: flags.json ? 'none' : 'auto', log,

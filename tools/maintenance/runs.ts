@@ -2,6 +2,7 @@
 // and sets ok, finished_at and a short detail when it ends, so `reminderly-db health` can alarm
 // on a failed or stuck step without reading cron mail. A row left with ok NULL is a killed run.
 // Times are the server's CURRENT_TIMESTAMP (the column default), so health compares like with like.
+import { OperationError, UserError } from '../errors';
 import { Connection, queryRows, withConnection } from '../sql/connection';
 
 /** The step names recorded in maintenance_runs, which health reads: exactly these. */
@@ -38,6 +39,8 @@ export async function recordMaintenanceStep<T>(url: string, step: MaintenanceSte
       return Number((result as { insertId: number }).insertId);
     });
   } catch (err) {
+    // Not even connecting (connect's own one-line error): the step cannot run either, so that is the error.
+    if (err instanceof UserError || err instanceof OperationError) throw err;
     if ((err as { errno?: number }).errno !== NO_SUCH_TABLE) warn(`maintenance_runs: could not record the start of ${step}: ${messageOf(err)}`);
   }
   const finish = async (outcome: StepOutcome) => {

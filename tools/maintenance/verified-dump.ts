@@ -2,6 +2,7 @@
 // folder and tools checked before anything starts, and the verification of a dump by restoring
 // it into the database's scratch schema `<db>_verify` (verify-scratch.ts) and comparing each
 // table's rows with the source.
+import { UserError } from '../errors';
 import fs from 'fs';
 import path from 'path';
 import { Connection, parseUrl, queryRows, withConnection } from '../sql/connection';
@@ -24,12 +25,42 @@ export async function pauseIfAsked(point: string): Promise<void> {
   await new Promise(() => setInterval(() => undefined, 60_000));
 }
 
-/** Creates the folder if needed and proves a file can be written there. */
-export function ensureWritableFolder(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const probe = path.join(dir, `.write-probe-${process.pid}`);
-  fs.writeFileSync(probe, 'ok');
-  fs.rmSync(probe);
+/**
+ * Creates the folder if needed and proves a file can be written there, one bounded step per path
+ * component (fs.mkdirSync's recursive mode spins for good on /proc). A folder that cannot be made
+ * or written is the user's mistake: a one-line UserError naming the option, before any lock.
+ */
+export function ensureWritableFolder(dir: string, option = '--out'): void {
+  const absolute = path.resolve(dir);
+  const missing: string[] = [];
+  const codeOf = (err: unknown) => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  for (let at = absolute; ; at = path.dirname(at)) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(at);
+    } catch (err) {
+      // ENOTDIR: a component above is a file; walking up finds it and says so.
+      if (!['ENOENT', 'ENOTDIR'].includes(codeOf(err)) || path.dirname(at) === at) throw new UserError(`${option} ${dir}: cannot read ${at}: ${codeOf(err)}`);
+      missing.unshift(at);
+      continue;
+    }
+    if (!stat.isDirectory()) throw new UserError(`${option} ${dir}: ${at} is not a folder`);
+    break;
+  }
+  for (const folder of missing) {
+    try {
+      fs.mkdirSync(folder);
+    } catch (err) {
+      if (codeOf(err) !== 'EEXIST') throw new UserError(`${option} ${dir}: cannot create ${folder}: ${codeOf(err)}`);
+    }
+  }
+  const probe = path.join(absolute, `.write-probe-${process.pid}`);
+  try {
+    fs.writeFileSync(probe, 'ok');
+    fs.rmSync(probe);
+  } catch (err) {
+    throw new UserError(`${option} ${dir}: cannot write a file there: ${codeOf(err)}`);
+  }
 }
 
 /** The dump tool's version line; a clear error when the tool is not on PATH. */

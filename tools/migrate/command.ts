@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import path from 'path';
 import { format } from 'sql-formatter';
 import { primaryTargetOf, printJson, positiveInt, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
-import { OperationError } from '../errors';
+import { ExitCode, OperationError } from '../errors';
 import { registerBaselineAndDrift } from './drift-command';
 import { migrateDown, migrateUp, migrationStatus, planUp, repairMigration, RunReport } from './migrator';
 import { migrationNameFrom } from './sources';
@@ -62,7 +62,7 @@ export function registerMigrateCommands(program: Command): void {
       const report = await migrateUp({ root: rootOf(flags), url: target.url, to: flags.to, resume: flags.resume, lockTimeoutSeconds: flags.lockTimeout, log });
       if (flags.json) {
         printJson(report);
-        if (!report.ok) process.exitCode = 2;
+        if (!report.ok) process.exitCode = ExitCode.Failure;
       } else printReport(report, 'apply');
     });
 

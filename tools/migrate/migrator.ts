@@ -8,6 +8,7 @@ import { splitForServer, SqlRunError } from '../sql/runner';
 import { detectServer, ServerInfo } from '../sql/flavour';
 import { upgradeSets } from '../campaigns/sets';
 import { restoreRoutineGrants } from '../users/apply';
+import { readRegistry } from '../users/registry';
 import {
   ensureLedger, ledgerExists, readLedger, recordApplied, recordFailure, recordProgress, recordReverted, recordStart,
 } from './ledger';
@@ -69,6 +70,7 @@ async function upgradeCampaignSets(conn: Connection, quiet: boolean): Promise<st
 function databaseOf(url: string): string {
   const { database } = parseUrl(url);
   if (!database) throw new UserError(`the URL must name a database (mysql://user@host:port/DATABASE)`);
+  quoteIdentifier(database); // refuses, as a UserError, a name that is not a plain identifier
   return database;
 }
 
@@ -172,6 +174,9 @@ export async function migrateUp(options: UpOptions): Promise<RunReport> {
     const ledger = await readLedger(s.books);
     const statuses = compareWithLedger(sources, ledger, false);
     const todo = workList(statuses, sources, options);
+    // The accounts whose grants are restored after routines are re-created are checked first: a
+    // hostile database_users row refuses the run before any file is applied.
+    if (todo.some((t) => t.source.kind === 'repeatable')) await readRegistry(s.work, s.database);
     const results: MigrationResult[] = [];
     let failed = false;
     for (const { source, from } of todo) {

@@ -67,7 +67,19 @@ function load(root: string, relDir: string, file: string, kind: MigrationKind, v
  * A misnamed file or a version used twice is a UserError naming the files: guessing an order
  * for a DBA's schema is worse than refusing.
  */
+/** A project folder has schema/ (the versioned migrations): anything else is a mistyped --dir. */
+export function checkProjectFolder(root: string): void {
+  let isFolder = false;
+  try {
+    isFolder = fs.statSync(path.join(root, 'schema')).isDirectory();
+  } catch {
+    isFolder = false;
+  }
+  if (!isFolder) throw new UserError(`${root} is not a reminderly-db project: it has no schema/ folder (check --dir)`);
+}
+
 export function discoverMigrations(root = projectRoot()): MigrationSource[] {
+  checkProjectFolder(root);
   const versioned: MigrationSource[] = [];
   for (const dir of VERSIONED_DIRS) {
     for (const file of listSqlFiles(path.join(root, dir))) {

@@ -3,7 +3,7 @@
 // constant memory, and both say where each record came from (record number and line) so a
 // rejected load can name the rows at fault.
 import fs from 'fs';
-import { StringDecoder } from 'string_decoder';
+import { isUtf8 } from 'buffer';
 import { UserError } from '../errors';
 
 export type InputFormat = 'csv' | 'jsonl';
@@ -27,21 +27,95 @@ export function formatOf(file: string): InputFormat {
   throw new UserError(`${file}: expected a .csv or .jsonl file`);
 }
 
+/**
+ * Invalid UTF-8 is never replaced by U+FFFD (which would load as if it were the text): each bad
+ * byte becomes a lone low surrogate U+DC00+byte (valid UTF-8 never decodes to one), so the record
+ * holding it is rejected with its line and byte offset (invalidUtf8At).
+ */
+const BAD_BYTE = /(?<![\uD800-\uDBFF])[\uDC00-\uDCFF]/;
+
+/** Length of the UTF-8 sequence starting at buf[i], or 0 when it is not a valid one (Unicode table 3-7). */
+function sequenceLength(buf: Buffer, i: number): number {
+  const b = buf[i];
+  const cont = (k: number, lo = 0x80, hi = 0xbf) => i + k < buf.length && buf[i + k] >= lo && buf[i + k] <= hi;
+  if (b < 0x80) return 1;
+  if (b >= 0xc2 && b <= 0xdf) return cont(1) ? 2 : 0;
+  if (b === 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
+  if ((b >= 0xe1 && b <= 0xec) || b === 0xee || b === 0xef) return cont(1) && cont(2) ? 3 : 0;
+  if (b === 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0;
+  if (b === 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
+  if (b >= 0xf1 && b <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
+  if (b === 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
+  return 0;
+}
+
+/** Bytes at the end of buf that start a sequence the next chunk may complete. */
+function incompleteTail(buf: Buffer): number {
+  for (let k = 1; k <= Math.min(3, buf.length); k++) {
+    const b = buf[buf.length - k];
+    if ((b & 0xc0) === 0x80) continue;
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return need > k ? k : 0;
+  }
+  return 0;
+}
+
+function decodeMarkingBadBytes(buf: Buffer): string {
+  if (isUtf8(buf)) return buf.toString('utf8');
+  let out = '';
+  let runStart = 0;
+  for (let i = 0; i < buf.length;) {
+    const n = sequenceLength(buf, i);
+    if (n) {
+      i += n;
+      continue;
+    }
+    out += buf.toString('utf8', runStart, i) + String.fromCharCode(0xdc00 + buf[i]);
+    i++;
+    runStart = i;
+  }
+  return out + buf.toString('utf8', runStart);
+}
+
+/** "invalid UTF-8 at byte N of the record" when the text holds a bad byte, else null. */
+export function invalidUtf8At(text: string): string | null {
+  const match = BAD_BYTE.exec(text);
+  if (!match) return null;
+  const before = text.slice(0, match.index).replace(new RegExp(BAD_BYTE.source, 'g'), 'x');
+  return `holds invalid UTF-8 (byte 0x${(text.charCodeAt(match.index) - 0xdc00).toString(16).toUpperCase().padStart(2, '0')} at byte offset ${Buffer.byteLength(before, 'utf8')} of the record)`;
+}
+
+/** The bytes a record's text came from: bad bytes are written back as they were, not as U+FFFD. */
+export function originalBytes(text: string): Buffer {
+  if (!BAD_BYTE.test(text)) return Buffer.from(text, 'utf8');
+  const parts: Buffer[] = [];
+  let start = 0;
+  const all = new RegExp(BAD_BYTE.source, 'g');
+  for (let m = all.exec(text); m; m = all.exec(text)) {
+    parts.push(Buffer.from(text.slice(start, m.index), 'utf8'), Buffer.from([text.charCodeAt(m.index) - 0xdc00]));
+    start = m.index + 1;
+  }
+  parts.push(Buffer.from(text.slice(start), 'utf8'));
+  return Buffer.concat(parts);
+}
+
 /** Streams a file's text in chunks, tracking bytes read for progress. */
 async function* chunks(file: string, onBytes?: (n: number) => void): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8');
+  let carry = Buffer.alloc(0);
   let first = true;
   for await (const buf of fs.createReadStream(file, { highWaterMark: 1 << 20 })) {
     onBytes?.((buf as Buffer).length);
-    let text = decoder.write(buf as Buffer);
+    const bytes = carry.length ? Buffer.concat([carry, buf as Buffer]) : (buf as Buffer);
+    const tail = incompleteTail(bytes);
+    carry = Buffer.from(bytes.subarray(bytes.length - tail));
+    let text = decodeMarkingBadBytes(bytes.subarray(0, bytes.length - tail));
     if (first) {
       text = text.replace(/^\uFEFF/, '');
       first = false;
     }
     if (text) yield text;
   }
-  const rest = decoder.end();
-  if (rest) yield rest;
+  if (carry.length) yield decodeMarkingBadBytes(carry);
 }
 
 /**
@@ -144,7 +218,9 @@ async function* readCsv(file: string, onBytes?: (n: number) => void): AsyncGener
   let header: string[] | null = null;
   let row = 0;
   for await (const rec of csvRecords(file, onBytes)) {
+    const badText = invalidUtf8At(rec.raw);
     if (!header) {
+      if (badText) throw new UserError(`${file}: the header (line ${rec.line}) ${badText}`);
       header = rec.values.map((h) => h.trim().toLowerCase());
       const dup = header.find((h, i) => header!.indexOf(h) !== i);
       if (dup) throw new UserError(`${file}: column "${dup}" appears twice in the header`);
@@ -153,6 +229,10 @@ async function* readCsv(file: string, onBytes?: (n: number) => void): AsyncGener
     }
     row++;
     const fields: Record<string, unknown> = {};
+    if (badText) {
+      yield { row, line: rec.line, fields, raw: rec.raw, error: badText };
+      continue;
+    }
     if (rec.values.length !== header.length) {
       yield { row, line: rec.line, fields, raw: rec.raw, error: `has ${rec.values.length} fields, the header has ${header.length}` };
       continue;
@@ -174,6 +254,8 @@ async function* readJsonl(file: string, onBytes?: (n: number) => void): AsyncGen
     const trimmed = text.replace(/\r$/, '');
     if (!trimmed.trim()) return null;
     row++;
+    const badText = invalidUtf8At(trimmed);
+    if (badText) return { row, line, fields: {}, raw: trimmed, error: badText };
     try {
       const value = JSON.parse(trimmed) as unknown;
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {

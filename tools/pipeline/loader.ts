@@ -14,7 +14,7 @@ import { OperationError, UserError } from '../errors';
 import { connect, Connection, queryRows, quoteIdentifier } from '../sql/connection';
 import { detectServer } from '../sql/flavour';
 import { startProgress, ProgressOptions } from '../progress';
-import { formatOf, InputFormat, InputRecord, readRecords } from './input';
+import { formatOf, InputFormat, InputRecord, originalBytes, readRecords } from './input';
 
 /** Fields a message record may have; `reject_reason` (from a reject file) is ignored. */
 export const MESSAGE_FIELDS = ['contact_id', 'method', 'packet', 'send_after', 'subject', 'body'] as const;
@@ -207,7 +207,7 @@ async function loadContext(conn: Connection, campaignId: number, defaultPacket: 
   };
 }
 
-function rejectLine(rec: InputRecord, reason: string, format: InputFormat): string {
+function rejectLine(rec: InputRecord, reason: string, format: InputFormat): string | Buffer {
   if (format === 'jsonl') {
     let value: Record<string, unknown>;
     try {
@@ -218,7 +218,7 @@ function rejectLine(rec: InputRecord, reason: string, format: InputFormat): stri
     }
     return JSON.stringify({ ...value, reject_reason: reason }) + '\n';
   }
-  return `${rec.raw},"${reason.replace(/"/g, '""')}"\n`;
+  return Buffer.concat([originalBytes(rec.raw), Buffer.from(`,"${reason.replace(/"/g, '""')}"\n`, 'utf8')]);
 }
 
 async function firstLine(file: string): Promise<string> {
@@ -236,7 +236,24 @@ export async function loadMessages(options: LoadOptions): Promise<LoadResult> {
   const format = formatOf(options.file);
   if (!fs.existsSync(options.file)) throw new UserError(`${options.file}: no such file`);
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  const conn = await connect(options.url, { localInfile: true });
+  // The reject file is opened before anything else, so a missing folder or a directory is a
+  // one-line refusal before the server is touched.
+  let rejectFd: number | null = null;
+  if (options.rejectFile) {
+    try {
+      if (fs.existsSync(options.rejectFile) && fs.statSync(options.rejectFile).isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      rejectFd = fs.openSync(options.rejectFile, 'w');
+    } catch (err) {
+      throw new UserError(`--reject-file ${options.rejectFile}: cannot write it: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  let conn: Awaited<ReturnType<typeof connect>>;
+  try {
+    conn = await connect(options.url, { localInfile: true });
+  } catch (err) {
+    if (rejectFd !== null) fs.closeSync(rejectFd);
+    throw err;
+  }
   const started = Date.now();
   let rejectStream: fs.WriteStream | null = null;
   try {
@@ -259,7 +276,7 @@ export async function loadMessages(options: LoadOptions): Promise<LoadResult> {
     let rows = 0;
     let good = 0;
     if (options.rejectFile) {
-      rejectStream = fs.createWriteStream(options.rejectFile);
+      rejectStream = fs.createWriteStream(options.rejectFile, { fd: rejectFd! });
       if (format === 'csv') rejectStream.write(`${await firstLine(options.file)},reject_reason\n`);
     }
     const size = fs.statSync(options.file).size;

@@ -17,7 +17,6 @@ type Flags = TargetFlags & {
   privateServer?: boolean;
   serverBinary?: string;
   keep?: boolean;
-  verbose?: boolean;
 };
 
 /** Exit code 1 with the findings already printed. */
@@ -37,18 +36,17 @@ export function registerPlanCommands(program: Command): void {
     .option('--private-server', 'capture on a private server started from local binaries even when the --url server could capture')
     .option('--server-binary <path>', 'server binary for a private server (default: mariadbd, else mysqld)')
     .option('--keep', 'keep the throwaway database (it is named in the output)')
-    .option('--verbose', 'say what is migrated, set up and called')
     .action(async (flags: Flags) => {
       const log = (line: string) => process.stderr.write(line + '\n');
       const root = path.resolve(flags.dir ?? projectRoot());
       const capture = await acquireCaptureServer(targetOf(flags).url, {
-        privateServer: flags.privateServer ? true : 'auto', binary: flags.serverBinary, log: flags.verbose ? log : undefined,
+        privateServer: flags.privateServer ? true : 'auto', binary: flags.serverBinary, log: program.opts().verbose ? log : undefined,
       });
       let result;
       try {
         result = await checkPlans({
           url: capture.url, server: capture.server, slowLogFile: capture.slowLogFile, root, update: flags.update,
-          keepDatabase: flags.keep, log: flags.verbose ? log : undefined,
+          keepDatabase: flags.keep, log: program.opts().verbose ? log : undefined,
         });
       } finally {
         await capture.stop();

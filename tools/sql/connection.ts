@@ -1,6 +1,6 @@
 // Connections to MySQL/MariaDB from a URL: the one place that decides how the toolkit talks to a server.
 import mysql from 'mysql2/promise';
-import { UserError } from '../errors';
+import { describeError, OperationError, UserError } from '../errors';
 import { SCHEMA_CHARSET, SCHEMA_COLLATION } from './charset';
 
 export type Connection = mysql.Connection;
@@ -32,18 +32,25 @@ export function parseUrl(url: string): ParsedUrl {
   try {
     parsed = new URL(url);
   } catch {
-    throw new UserError(`not a database URL: "${url}" (expected mysql://user:password@host:port/database)`);
+    throw new UserError(`not a database URL: "${redactUrl(url)}" (expected mysql://user:password@host:port/database)`);
   }
   if (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:') {
     throw new UserError(`unsupported URL scheme "${parsed.protocol}" in "${redactUrl(url)}" (expected mysql://)`);
   }
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || null;
+  const decode = (part: string, what: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new UserError(`bad %-encoding in the ${what} of "${redactUrl(url)}"`);
+    }
+  };
+  const database = decode(parsed.pathname.replace(/^\//, ''), 'database name') || null;
   const socketPath = parsed.searchParams.get('socket') ?? undefined;
   return {
     host: parsed.hostname || '127.0.0.1',
     port: parsed.port ? Number(parsed.port) : 3306,
-    user: decodeURIComponent(parsed.username || 'root'),
-    password: decodeURIComponent(parsed.password || ''),
+    user: decode(parsed.username || 'root', 'user name'),
+    password: decode(parsed.password || '', 'password'),
     database,
     socketPath,
   };
@@ -51,24 +58,45 @@ export function parseUrl(url: string): ParsedUrl {
 
 /** The same URL pointing at another database (or at the server only, with null). */
 export function withDatabase(url: string, database: string | null): string {
+  parseUrl(url);
   const parsed = new URL(url);
   parsed.pathname = database ? `/${encodeURIComponent(database)}` : '';
   return parsed.toString();
 }
 
-/** The URL with its password masked, for messages and logs. */
+/**
+ * The text of a URL with its password masked, without parsing it (so also for text that is no URL
+ * at all): the user information is everything between "scheme://" and the last "@"; what follows
+ * its first ":" is the password.
+ */
+export function maskPassword(text: string): string {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(text);
+  const start = scheme ? scheme[0].length : 0;
+  const at = text.lastIndexOf('@');
+  if (at < start) return text;
+  const colon = text.indexOf(':', start);
+  if (colon === -1 || colon > at) return text;
+  return `${text.slice(0, colon + 1)}***${text.slice(at)}`;
+}
+
+/** The URL with its password masked, for messages and logs (also when it does not parse). */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
-    return parsed.toString();
+    // A scheme without "//" (root:pw@host) parses with the password in the path: mask the text too.
+    return maskPassword(parsed.toString());
   } catch {
-    return url;
+    return maskPassword(url);
   }
 }
 
 /** Session settings every toolkit connection runs with: UTC, and the character set the schema uses. */
 const SESSION_SETUP = ["SET time_zone = '+00:00'", `SET NAMES ${SCHEMA_CHARSET} COLLATE ${SCHEMA_COLLATION}`];
+
+/** Connection errors that mean the URL (user, password, database) is wrong, not the server. */
+const CONFIG_ERRORS = new Set(['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR',
+  'ER_WRONG_DB_NAME', 'ER_TOO_LONG_IDENT', 'ER_NOT_SUPPORTED_AUTH_MODE']);
 
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Connection> {
   const target = parseUrl(url);
@@ -93,8 +121,11 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
       ...(options.localInfile ? { flags: ['+LOCAL_FILES'] } : {}),
     });
   } catch (err) {
-    const e = err as { code?: string; message: string };
-    throw new UserError(`cannot connect to ${redactUrl(url)}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '));
+    // Refused credentials or an unknown database are the configuration's fault (exit 1); a server
+    // that cannot be reached is a failure (exit 2). Either way one line, with the server's codes.
+    const e = err as { code?: string };
+    const message = `cannot connect to ${redactUrl(url)}: ${describeError(err)}`;
+    throw CONFIG_ERRORS.has(e.code ?? '') ? new UserError(message) : new OperationError(message);
   }
   // A connection error event would otherwise crash the process when idle connections drop.
   conn.on('error', () => undefined);
@@ -114,7 +145,7 @@ export async function withConnection<T>(url: string, fn: (conn: Connection) => P
 
 /** Quotes an identifier that the toolkit derived itself (never a user string: see campaigns/naming). */
 export function quoteIdentifier(name: string): string {
-  if (!/^[A-Za-z0-9_$]+$/.test(name)) throw new Error(`refusing to quote unexpected identifier: ${JSON.stringify(name)}`);
+  if (!/^[A-Za-z0-9_$]+$/.test(name)) throw new UserError(`refusing a name that is not a plain identifier (letters, digits, _ and $ only): ${JSON.stringify(name)}`);
   return '`' + name + '`';
 }
 

@@ -1,6 +1,7 @@
 // Who the platform's database users are: their purposes, names, host pattern and the environment
 // variables their passwords come from. One place for the naming rule, so `users apply`, the
 // migrate hook and the README agree.
+import mysql from 'mysql2';
 import { UserError } from '../errors';
 import { GrantRole } from '../codegen/header';
 
@@ -13,6 +14,11 @@ export type Purpose = (typeof PURPOSES)[number];
 
 /** The suffix of each purpose's user name. */
 const SUFFIX: Record<Purpose, string> = { migrator: 'migrator', application: 'app', reporting: 'reporting', auth: 'auth' };
+
+/** The suffix a user name of this purpose ends with (_migrator, _app, _reporting). */
+export function purposeSuffix(purpose: Purpose): string {
+  return `_${SUFFIX[purpose]}`;
+}
 
 /** MySQL's limit for user names (MariaDB allows 80); the shorter one keeps names portable. */
 export const MAX_USER_NAME = 32;
@@ -27,9 +33,30 @@ export interface Account {
 
 export const DEFAULT_HOST = '%';
 
-/** Quoted 'user'@'host' for SQL text; both parts are checked by accountsFor, so plain quoting is safe. */
+/** What a user name or host pattern may hold: no quote, space or comment can ever reach SQL text. */
+const USER_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
+const HOST_PATTERN = /^[A-Za-z0-9_.%:-]+$/;
+
+/**
+ * Refuses a user name or host pattern that is not a plain name, wherever it came from (an option,
+ * or a database_users row that anyone with write access to the database may have edited).
+ */
+export function checkAccountName(account: Pick<Account, 'user' | 'host'>, source: string): void {
+  if (typeof account.user !== 'string' || !USER_NAME.test(account.user) || account.user.length > 80) {
+    throw new UserError(`${source}: user name ${JSON.stringify(account.user)} is not a plain name (a letter, then letters, digits and _)`);
+  }
+  if (typeof account.host !== 'string' || !HOST_PATTERN.test(account.host) || account.host.length > 255) {
+    throw new UserError(`${source}: host pattern ${JSON.stringify(account.host)} may hold only letters, digits and . _ % : -`);
+  }
+}
+
+/**
+ * 'user'@'host' for SQL text (account names cannot be bound in GRANT/CREATE USER on every server):
+ * checked to be plain names, then quoted with the server's string escaping all the same.
+ */
 export function accountSql(account: Pick<Account, 'user' | 'host'>): string {
-  return `'${account.user}'@'${account.host}'`;
+  checkAccountName(account, 'account');
+  return `${mysql.escape(account.user)}@${mysql.escape(account.host)}`;
 }
 
 export function isGrantRole(purpose: Purpose): purpose is GrantRole {
@@ -42,10 +69,10 @@ export function isGrantRole(purpose: Purpose): purpose is GrantRole {
  * <PREFIX>_REPORTING_PASSWORD, <PREFIX>_AUTH_PASSWORD.
  */
 export function accountsFor(prefix: string, host = DEFAULT_HOST): Account[] {
-  if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(prefix)) {
+  if (!USER_NAME.test(prefix)) {
     throw new UserError(`user name prefix "${prefix}" must start with a letter and hold only letters, digits and _`);
   }
-  if (!/^[A-Za-z0-9_.%:-]+$/.test(host)) {
+  if (!HOST_PATTERN.test(host)) {
     throw new UserError(`host pattern "${host}" may hold only letters, digits and . _ % : -`);
   }
   return PURPOSES.map((purpose) => {

@@ -1,8 +1,9 @@
 // database_users: which accounts `users apply` made for this database, so `migrate up` (run by
 // whoever) knows whom to give re-created routines back to. Bookkeeping created by the tool, like
 // migration_ledger; it holds names and host patterns only, never a password.
+import { UserError } from '../errors';
 import { Connection, queryRows, quoteIdentifier } from '../sql/connection';
-import { Account, Purpose, PURPOSES } from './accounts';
+import { Account, checkAccountName, Purpose, purposeSuffix, PURPOSES } from './accounts';
 import { TABLE_OPTIONS } from '../sql/charset';
 
 export const REGISTRY_TABLE = 'database_users';
@@ -40,14 +41,30 @@ export async function registryUpgrade(conn: Connection, database: string): Promi
   return `ALTER TABLE ${quoteIdentifier(database)}.\`${REGISTRY_TABLE}\` MODIFY purpose ${PURPOSE_TYPE} NOT NULL`;
 }
 
+/**
+ * The registered accounts, each checked to be a plain user name and host pattern: the migrator
+ * (and whoever else may write this database) can edit the table, so a row is input, not trusted.
+ * A hostile row is refused with a UserError naming it; nothing is granted to anyone.
+ */
 export async function readRegistry(conn: Connection, database: string): Promise<RegisteredAccount[]> {
   if (!(await registryExists(conn, database))) return [];
-  return queryRows<RegisteredAccount>(conn,
+  const rows = await queryRows<RegisteredAccount>(conn,
     `SELECT purpose, user_name AS user, host FROM ${quoteIdentifier(database)}.\`${REGISTRY_TABLE}\` ORDER BY purpose`);
+  for (const row of rows) {
+    if (!PURPOSES.includes(row.purpose)) throw new UserError(`${REGISTRY_TABLE}: unknown purpose ${JSON.stringify(row.purpose)}`);
+    checkAccountName(row, `${REGISTRY_TABLE} row "${row.purpose}"`);
+    // users apply only ever registers <prefix>_app / _reporting / _migrator: a row naming any
+    // other account (root, a colleague's) would have migrate up grant it routines.
+    if (!row.user.endsWith(purposeSuffix(row.purpose))) {
+      throw new UserError(`${REGISTRY_TABLE} row "${row.purpose}": user ${row.user} does not end with ${purposeSuffix(row.purpose)}, so users apply did not register it`);
+    }
+  }
+  return rows;
 }
 
 /** The statement that records an account (the caller runs it only when the row differs). */
 export function registerStatement(account: Account): { sql: string; params: unknown[] } {
+  checkAccountName(account, REGISTRY_TABLE);
   return {
     sql: `INSERT INTO \`${REGISTRY_TABLE}\` (purpose, user_name, host, applied_at) VALUES (?, ?, ?, UTC_TIMESTAMP(3))
             ON DUPLICATE KEY UPDATE user_name = ?, host = ?, applied_at = UTC_TIMESTAMP(3)`,
