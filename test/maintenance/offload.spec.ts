@@ -125,7 +125,7 @@ describe('maintenance: rotation and verified offload', () => {
     fs.writeFileSync(notAFolder, 'x');
     const unwritable = runCli(['maintenance', 'offload', '--older-than', '30d', '--out', path.join(notAFolder, 'sub'), '--url', db.url]);
     expect(unwritable.code).to.equal(2);
-    expect(unwritable.stderr).to.match(/log_probe__20260105_20260105: preflight failed/);
+    expect(unwritable.stderr).to.match(/log_probe__20260105_20260105_\d{20}: preflight failed/);
     // A PATH with node and nothing else: no dump tool to find.
     const bare = fs.mkdtempSync(path.join(os.tmpdir(), 'reminderly-path-'));
     fs.symlinkSync(process.execPath, path.join(bare, 'node'));
