@@ -352,3 +352,64 @@ export async function restoreOffloaded(url: string, dumpFile: string): Promise<R
     return { table: label, tables: names, outcome: 'restored', rows: total };
   });
 }
+
+export interface DayRestore {
+  file: string;
+  result?: RestoreResult;
+  error?: string;
+}
+
+/** YYYY-MM-DD (UTC) -> [start, end) of that day; a one-line error otherwise. */
+export function parseDay(text: string): { start: Date; end: Date } {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text.trim());
+  const start = match ? new Date(`${text.trim()}T00:00:00Z`) : new Date(NaN);
+  if (!match || Number.isNaN(start.getTime()) || start.toISOString().slice(0, 10) !== text.trim()) {
+    throw new UserError(`--day must be a date like 2026-12-03 (UTC), got "${text}"`);
+  }
+  return { start, end: new Date(start.getTime() + 86_400_000) };
+}
+
+/** The span of time an artefact's rows cover: a log table's range, a history dump's oldest row to its cutoff, a set's creation instant. */
+function artefactSpan(manifest: Manifest | SetManifest | HistoryManifest): { from: Date; to: Date } | null {
+  const asDate = (t: string) => new Date(/Z$/.test(t) ? t : `${t.replace(' ', 'T')}Z`);
+  if ('kind' in manifest && manifest.kind === 'history-rows') {
+    const h = manifest as HistoryManifest;
+    return { from: asDate(h.range?.from ?? h.cutoff), to: asDate(h.cutoff) };
+  }
+  if ('kind' in manifest && manifest.kind === 'campaign-set') return { from: asDate(manifest.createdAt), to: asDate(manifest.createdAt) };
+  const single = manifest as Manifest;
+  return single.range ? { from: asDate(single.range.from), to: asDate(single.range.to) } : null;
+}
+
+/**
+ * Restores every artefact in a folder whose rows fall on a day (UTC): each rotated log table whose
+ * range covers the day (several per day when rotated more than once), each history dump and each
+ * retired set's. One after the other, each verified first (restoreOffloaded); one failing does not
+ * stop the others. Dumps without a manifest are reported as failures, never loaded.
+ */
+export async function restoreDay(url: string, dir: string, day: string): Promise<DayRestore[]> {
+  const { start, end } = parseDay(day);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir}: no such folder`);
+  const names = fs.readdirSync(dir).sort();
+  const out: DayRestore[] = [];
+  for (const name of names.filter((n) => n.endsWith('.manifest.json'))) {
+    const manifest = readManifest<Manifest | SetManifest | HistoryManifest>(path.join(dir, name));
+    const span = manifest ? artefactSpan(manifest) : null;
+    const file = path.join(dir, manifest?.file ?? name.replace(/\.manifest\.json$/, '.sql.gz'));
+    if (!manifest || !span) {
+      out.push({ file, error: `${name} is unreadable (damaged); nothing restored from it` });
+      continue;
+    }
+    const overlaps = span.from < end && (span.to > start || span.from.getTime() === span.to.getTime() && span.from >= start);
+    if (!overlaps) continue;
+    try {
+      out.push({ file, result: await restoreOffloaded(url, file) });
+    } catch (err) {
+      out.push({ file, error: (err as Error).message });
+    }
+  }
+  for (const name of names.filter((n) => n.endsWith('.sql.gz') && !names.includes(n.replace(/\.sql\.gz$/, '.manifest.json')))) {
+    out.push({ file: path.join(dir, name), error: `${name} has no manifest (left by a killed offload?); not restored` });
+  }
+  return out;
+}
