@@ -129,6 +129,22 @@ describe('maintenance: offload artefacts are unique, sealed and restored only af
     expect(await logRows()).to.equal(50);
   });
 
+  it('a dump no manifest vouches for (a run killed between the two) is removed and made again; the table kept its rows', async () => {
+    await fill(120);
+    const [rotation] = await rotateLogTables(conn);
+    const orphan = path.join(out, `${rotation.rotatedTo}.sql.gz`);
+    fs.writeFileSync(orphan, 'not a finished dump');
+    const rerun = runCli(['maintenance', 'offload', '--older-than', '30d', '--out', out, '--url', db.url]);
+    expect(rerun.code, rerun.stderr).to.equal(0);
+    expect(rerun.stderr).to.contain(`removing ${rotation.rotatedTo}.sql.gz, a dump without manifest left by a killed run`);
+    const restore = runCli(['maintenance', 'restore', orphan, '--url', db.url]);
+    expect(restore.code, restore.stderr).to.equal(0);
+    expect(restore.stdout).to.contain('120 rows restored');
+    const bad = runCli(['maintenance', 'restore', out, '--day', '2026-13-01', '--url', db.url]);
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.equal('reminderly-db: --day must be a date like 2026-12-03 (UTC), got "2026-13-01"\n');
+  });
+
   it('a manifest with any field changed by one digit is damage: restore exits 1 with one line and the live tables are unchanged', async () => {
     await fill(300);
     const [rotation] = await rotateLogTables(conn);
