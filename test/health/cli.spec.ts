@@ -3,7 +3,10 @@ import { expect } from 'chai';
 import { ExitCode } from '../../tools/errors';
 import { createThrowawayDatabase } from '../../tools/harness/database';
 import { Connection } from '../../tools/sql/connection';
-import { runCli } from '../helpers/cli';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { runCli, runCliAsync, waitFor } from '../helpers/cli';
 import { claimBatch } from '../helpers/routine-calls';
 import { Company, createCampaign, insertMessages, seedCompany, sleep, tableName, usePipelineDatabase } from '../pipeline/helpers';
 import { parsePrometheus } from './prometheus';
@@ -32,7 +35,7 @@ describe('reminderly-db health', () => {
     const report = JSON.parse(r.stdout);
     expect(report).to.include({ healthy: true, windowMinutes: 30 });
     expect(report.alarms).to.deep.equal([]);
-    expect(Object.keys(report.thresholds).sort()).to.deep.equal(['expiredLeases', 'logRotationHours', 'offloadFailed', 'oldestReadyMinutes', 'replicaLagSeconds']);
+    expect(Object.keys(report.thresholds).sort()).to.deep.equal(['expiredLeases', 'logRotationHours', 'maintenanceUnfinishedMinutes', 'offloadFailed', 'oldestReadyMinutes', 'replicaLagSeconds']);
     const c = report.campaigns.find((x: { campaignId: number }) => x.campaignId === campaign);
     expect(c).to.include({ ready: 4, claimed: 1, completed: 0, failed: 0, leasesOpen: 1, leasesExpired: 0, claimedInWindow: 1 });
     for (const key of ['ready', 'claimed', 'completed', 'failed', 'oldestReadySeconds', 'leasesOpen', 'leasesExpired', 'claimRatePerMinute']) {
@@ -82,6 +85,34 @@ describe('reminderly-db health', () => {
     const r = health('--oldest-ready-minutes', '60', '--expired-leases', '1');
     expect(r.stderr).to.equal('');
     expect(r.code).to.equal(0);
+  });
+
+  it('reports a killed maintenance step as unfinished, and alarms once it has been so for longer than the threshold', async () => {
+    await conn.query("INSERT INTO log_events (level, source, message) VALUES ('info', 'probe', 'a row to rotate')");
+    expect(runCli(['maintenance', 'rotate-logs', '--url', db.url]).code).to.equal(0);
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'reminderly-health-offload-'));
+    try {
+      const run = runCliAsync(['maintenance', 'offload', '--older-than', '0m', '--out', out, '--url', db.url], { REMINDERLY_PAUSE_AT: 'dump' });
+      let stderr = '';
+      run.child.stderr!.on('data', (d) => { stderr += d; });
+      await waitFor(async () => stderr.includes('paused at dump'), 60_000, 'the offload to reach the dump');
+      run.child.kill('SIGKILL');
+      await run.done;
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+    const quiet = ['--oldest-ready-minutes', 'off', '--expired-leases', 'off'];
+    const fresh = health(...quiet);
+    expect(fresh.code, fresh.stderr).to.equal(0);
+    expect(fresh.stdout).to.match(/^  offload: unfinished \(running or killed, \d+ min\), started /m);
+    // Seven hours on, as the server's clock sees it: past the default threshold of 360 min.
+    await conn.query("UPDATE maintenance_runs SET started_at = started_at - INTERVAL 7 HOUR WHERE step = 'offload' AND finished_at IS NULL");
+    const late = health(...quiet, '--json');
+    expect(late.code).to.equal(2);
+    const alarms = JSON.parse(late.stdout).alarms as { name: string; subject: string; value: number }[];
+    expect(alarms.map((a) => `${a.name} ${a.subject}`)).to.deep.equal(['maintenance_unfinished offload']);
+    expect(alarms[0].value).to.be.at.least(420);
+    expect(health(...quiet, '--maintenance-unfinished-minutes', 'off').code).to.equal(0);
   });
 
   it('alarms on a failed last offload and on a replica it cannot reach', async () => {

@@ -73,7 +73,8 @@ describe('maintenance offload: old history rows', () => {
     for (const t of tables) {
       const dumps = byTable.get(t) ?? [];
       expect(dumps, `${t}: one dump, not a second of the same rows`).to.have.length(1);
-      expect(dumps[0].deletedAt, `${t}: the offload is complete`).to.be.a('string');
+      const marker = path.join(out, dumps[0].file.replace(/\.sql\.gz$/, '.deleted.json'));
+      expect(fs.existsSync(marker), `${t}: the offload is complete (${path.basename(marker)})`).to.equal(true);
       expect(await rowsOf(t) + dumps[0].rows, `${t}: rows left + rows dumped`).to.equal(original.get(t)!.rows);
     }
     for (const m of manifests()) {
@@ -83,6 +84,40 @@ describe('maintenance offload: old history rows', () => {
     for (const t of tables) expect(await tableChecksum(conn, db.name, t), t).to.deep.equal(original.get(t));
     expect(fs.readdirSync(out).filter((f) => f.endsWith('.partial'))).to.deep.equal([]);
   }
+
+  it('a history manifest with a field changed by one digit (cutoff, rows, checksum, range) is refused before the restore touches the table', async () => {
+    const run = offload();
+    expect(run.code, run.stderr).to.equal(0);
+    const messages = tables.find((t) => t.endsWith('_messages_history'))!;
+    const manifest = manifests().find((m) => m.table === messages)!;
+    const manifestFile = path.join(out, manifest.file.replace(/\.sql\.gz$/, '.manifest.json'));
+    const text = fs.readFileSync(manifestFile, 'utf8');
+    const live = async () => Promise.all(tables.map((t) => tableChecksum(conn, db.name, t)));
+    const before = await live();
+    const bumpFirstDigit = (value: string) => value.replace(/\d/, (d) => String((Number(d) + 1) % 10));
+    const edits: Record<string, (m: Record<string, any>) => void> = {
+      cutoff: (m) => { m.cutoff = bumpFirstDigit(m.cutoff); },
+      where: (m) => { m.where = bumpFirstDigit(m.where); },
+      rows: (m) => { m.rows = Number(bumpFirstDigit(String(m.rows))); },
+      checksum: (m) => { m.checksum = bumpFirstDigit(m.checksum); },
+      'range.from': (m) => { m.range.from = bumpFirstDigit(m.range.from); },
+    };
+    for (const [field, edit] of Object.entries(edits)) {
+      const changed = JSON.parse(text);
+      edit(changed);
+      fs.writeFileSync(manifestFile, JSON.stringify(changed, null, 2) + '\n');
+      const r = runCli(['maintenance', 'restore', path.join(out, manifest.file), '--url', db.url]);
+      expect(r.code, `${field}: ${r.stderr}`).to.equal(1);
+      expect(r.stderr.trim().split('\n'), field).to.have.length(1);
+      expect(r.stderr, field).to.match(/changed since it was written: .*nothing restored, the live tables are unchanged/);
+      expect(await live(), field).to.deep.equal(before);
+    }
+    fs.writeFileSync(manifestFile, text);
+    const ok = runCli(['maintenance', 'restore', path.join(out, manifest.file), '--url', db.url]);
+    expect(ok.code, ok.stderr).to.equal(0);
+    expect(ok.stdout).to.contain(`${messages}: 3000 rows restored`);
+    expect(await rowsOf(messages)).to.equal(3050);
+  });
 
   it('dumps exactly the rows moved to history over 30 days ago, verifies, deletes them in chunks; restore is idempotent', async () => {
     const run = offload({}, ['--delete-chunk', '700']);

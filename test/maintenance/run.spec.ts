@@ -74,16 +74,16 @@ describe('maintenance run', () => {
     fs.rmSync(bare, { recursive: true, force: true });
     expect(failing.code).to.equal(2);
     expect(failing.stdout).to.match(/^history: \d+ set\(s\) looked at, 10 messages moved$/m);
-    expect(failing.stdout).to.match(/^rotate-logs: 1 table\(s\) rotated \(log_events -> log_events__\d{8}_\d{8}, 5 rows\)$/m);
+    expect(failing.stdout).to.match(/^rotate-logs: 1 table\(s\) rotated \(log_events -> log_events__\d{8}_\d{8}_\d{20}, 5 rows\)$/m);
     expect(failing.stdout).to.match(/^offload: 0 table\(s\), 0 rows offloaded, verified and dropped; 0 history rows from 0 table\(s\) offloaded, verified and deleted, 1 FAILED \(nothing of them dropped or deleted\)$/m);
-    expect(failing.stdout).to.match(/^  FAILED offload: log_events__\d{8}_\d{8}: preflight failed: /m);
-    expect(failing.stdout).to.match(/^maintenance run: FAILED \(1 problem\(s\)\); first: offload: log_events__\d{8}_\d{8}: preflight failed/m);
+    expect(failing.stdout).to.match(/^  FAILED offload: log_events__\d{8}_\d{8}_\d{20}: preflight failed: /m);
+    expect(failing.stdout).to.match(/^maintenance run: FAILED \(1 problem\(s\)\); first: offload: log_events__\d{8}_\d{8}_\d{20}: preflight failed/m);
     expect(failing.stderr).to.contain('reminderly-db: maintenance run: 1 problem(s)');
     expect((await counts(conn, campaign)).messages).to.deep.equal({ hot: 0, history: 130 });
     const latest = await queryRows<{ step: string; ok: number; detail: string }>(conn,
       'SELECT step, ok, detail FROM maintenance_runs WHERE id > 4 ORDER BY id');
     expect(latest.map((r) => [r.step, Number(r.ok)])).to.deep.equal([['run', 0], ['history', 1], ['rotate-logs', 1], ['offload', 0]]);
-    expect(latest[3].detail).to.match(/1 FAILED, first: log_events__\d{8}_\d{8}: preflight failed/);
+    expect(latest[3].detail).to.match(/1 FAILED, first: log_events__\d{8}_\d{8}_\d{20}: preflight failed/);
     expect(latest[0].detail).to.match(/^1 problem\(s\); first: offload: log_events__/);
     const [{ n }] = await queryRows<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM \`${(await rotatedLogTables(conn))[0].table}\``);
     expect(Number(n), 'the rotated table is still there, whole').to.equal(5);

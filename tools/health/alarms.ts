@@ -3,7 +3,7 @@
 import { HealthMetrics } from './metrics';
 import { Thresholds } from './thresholds';
 
-export type AlarmName = 'oldest_ready' | 'expired_leases' | 'log_rotation' | 'replica_lag' | 'replica_down' | 'offload_failed';
+export type AlarmName = 'oldest_ready' | 'expired_leases' | 'log_rotation' | 'replica_lag' | 'replica_down' | 'offload_failed' | 'maintenance_unfinished';
 
 export interface Alarm {
   name: AlarmName;
@@ -65,6 +65,18 @@ export function evaluateAlarms(metrics: HealthMetrics, thresholds: Thresholds): 
       name: 'offload_failed', subject: 'offload', value: offload.startedAt, threshold: true,
       message: `the last offload run (started ${offload.startedAt}) failed${offload.detail ? `: ${offload.detail}` : ''}`,
     });
+  }
+  if (thresholds.maintenanceUnfinishedMinutes !== null) {
+    for (const run of Object.values(metrics.server.maintenance)) {
+      const seconds = run?.ok === null ? run.unfinishedSeconds ?? null : null;
+      if (run === null || seconds === null || seconds <= thresholds.maintenanceUnfinishedMinutes * 60) continue;
+      const minutes = round(seconds / 60);
+      alarms.push({
+        name: 'maintenance_unfinished', subject: run.step, value: minutes, threshold: thresholds.maintenanceUnfinishedMinutes,
+        message: `maintenance ${run.step} started ${run.startedAt} and has recorded no end for ${minutes} min (threshold ` +
+          `${thresholds.maintenanceUnfinishedMinutes} min): killed or stuck; run it again (reruns finish what a killed run left)`,
+      });
+    }
   }
   return alarms;
 }

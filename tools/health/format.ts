@@ -58,7 +58,7 @@ export function formatText(report: HealthReport): string {
   }
   lines.push('maintenance (latest run of each step):');
   for (const [step, run] of Object.entries(report.server.maintenance)) {
-    lines.push(`  ${step}: ${run ? `${run.ok === null ? 'running or killed' : run.ok ? 'ok' : 'FAILED'}, started ${run.startedAt}` : 'never ran'}`);
+    lines.push(`  ${step}: ${run ? `${run.ok === null ? `unfinished (running or killed${run.unfinishedSeconds != null ? `, ${Math.round(run.unfinishedSeconds / 60)} min` : ''})` : run.ok ? 'ok' : 'FAILED'}, started ${run.startedAt}` : 'never ran'}`);
   }
   return lines.join('\n') + '\n';
 }

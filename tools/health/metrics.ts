@@ -81,6 +81,8 @@ export interface MaintenanceRunMetrics {
   /** null: still running, or killed before it recorded its end. */
   ok: boolean | null;
   detail: string | null;
+  /** While no end is recorded: seconds since the start (server clock); a killed step keeps growing it. */
+  unfinishedSeconds?: number | null;
 }
 
 export interface ServerMetrics {
@@ -204,6 +206,7 @@ export async function readMaintenanceRuns(conn: Connection): Promise<Record<Main
     runs[step] = last ? {
       step, startedAt: iso(last.startedAt)!, finishedAt: iso(last.finishedAt),
       ok: last.ok === null ? null : last.ok === 1, detail: last.detail === null ? null : String(last.detail),
+      unfinishedSeconds: last.unfinishedSeconds,
     } : null;
   }
   return runs;

@@ -14,6 +14,11 @@ export interface Thresholds {
   replicaLagSeconds: number | null;
   /** Alarm when the last offload run failed. */
   offloadFailed: boolean;
+  /**
+   * Alarm when a maintenance step's latest run started longer ago than this and recorded no end:
+   * killed (or stuck), since a step records its end even when it fails; null: off.
+   */
+  maintenanceUnfinishedMinutes: number | null;
 }
 
 export type ThresholdName = keyof Thresholds;
@@ -24,6 +29,7 @@ export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = {
   logRotationHours: 24,
   replicaLagSeconds: 30,
   offloadFailed: true,
+  maintenanceUnfinishedMinutes: 360,
 };
 
 export const THRESHOLD_NAMES = Object.keys(DEFAULT_THRESHOLDS) as ThresholdName[];

@@ -1,5 +1,6 @@
 // `reminderly-db maintenance history|rotate-logs|offload|restore|run`.
 import { Command, Option } from 'commander';
+import fs from 'fs';
 import path from 'path';
 import { positiveInt, primaryTargetOf, printJson, TargetFlags, withTargetOptions } from '../cli-options';
 import { OperationError, UserError } from '../errors';
@@ -7,7 +8,7 @@ import { withConnection } from '../sql/connection';
 import { parseCampaignId } from '../campaigns/sets';
 import { DEFAULT_CHUNK, describeHistoryResult, parseChunk, parseDays, runHistoryMoves } from './history';
 import { rotateLogTables } from './log-tables';
-import { parseAge, restoreOffloaded } from './offload';
+import { parseAge, restoreDay, restoreOffloaded, RestoreResult } from './offload';
 import { ensureWritableFolder } from './verified-dump';
 import { DELETE_CHUNK, describeOffloadResult } from './history-offload';
 import { describeRun, judgeHistory, judgeOffload, judgeRotation, offloadAll, runMaintenance } from './run';
@@ -76,11 +77,24 @@ export function registerMaintenanceCommands(program: Command): void {
       if (failed.length) throw new OperationError(`${failed.length} table(s) not offloaded, nothing of them dropped or deleted; first: ${failed[0].error}`);
     });
 
-  withTargetOptions(maintenance.command('restore').description('load an offloaded dump back (restoring twice changes nothing)'))
-    .argument('<file>', 'the .sql.gz file (its manifest must be next to it)')
-    .action(async (file: string, flags: TargetFlags) => {
-      const result = await restoreOffloaded((await primaryTargetOf(flags, 'maintenance restore')).url, path.resolve(file));
-      console.log(result.outcome === 'restored' ? `${result.table}: ${result.rows} rows restored` : `${result.table}: already present with the same ${result.rows} rows, nothing done`);
+  withTargetOptions(maintenance.command('restore').description('load an offloaded dump back, verified in a scratch database first (restoring twice changes nothing)'))
+    .argument('<file-or-folder>', 'the .sql.gz file (its manifest must be next to it), or with --day the offload folder')
+    .option('--day <yyyy-mm-dd>', 'restore every artefact in the folder whose rows fall on that day (UTC)')
+    .action(async (target: string, flags: TargetFlags & { day?: string }) => {
+      const url = (await primaryTargetOf(flags, 'maintenance restore')).url;
+      const describe = (r: RestoreResult) => (r.outcome === 'restored' ? `${r.table}: ${r.rows} rows restored` : `${r.table}: already present with the same ${r.rows} rows, nothing done`);
+      if (!flags.day) {
+        if (fs.existsSync(target) && fs.statSync(target).isDirectory()) throw new UserError(`${target} is a folder: give --day <yyyy-mm-dd> to restore that day's artefacts, or one .sql.gz file`);
+        console.log(describe(await restoreOffloaded(url, path.resolve(target))));
+        return;
+      }
+      const results = await restoreDay(url, path.resolve(target), flags.day);
+      if (!results.length) console.log(`no artefact in ${target} holds rows of ${flags.day}`);
+      for (const r of results) console.log(r.result ? describe(r.result) : `FAILED ${r.error}`);
+      const failed = results.filter((r) => r.error);
+      if (failed.length) throw new OperationError(`${failed.length} of ${results.length} artefact(s) of ${flags.day} not restored; first: ${failed[0].error}`);
+      const rows = results.reduce((n, r) => n + (r.result?.rows ?? 0), 0);
+      console.log(`${flags.day}: ${results.length} artefact(s), ${rows} rows present`);
     });
 
   withTargetOptions(maintenance.command('run').description('for schedulers: history moves for every set, log rotation, then verified offload, with one summary; exits non-zero when anything failed'))

@@ -50,6 +50,34 @@ function hashing(hash: ReturnType<typeof createHash>): Transform {
 export interface DumpOptions {
   /** Called once the dump has started writing (fault tests pause here). */
   onStarted?: () => Promise<void>;
+  /**
+   * Never replace an existing file: the finished dump is linked to its name, which fails when the
+   * name is taken (offloads: a dump, once made, is never written again). Default: replace.
+   */
+  exclusive?: boolean;
+}
+
+/** Thrown when an exclusive write finds its name taken: nothing was written over it. */
+export class ArtefactExistsError extends Error {
+  constructor(readonly file: string) {
+    super(`${file} already exists; it is never overwritten`);
+  }
+}
+
+/** Gives a finished temporary file its name; exclusive: fails rather than replace a file of that name. */
+export function publishFile(tmp: string, file: string, exclusive: boolean): void {
+  if (!exclusive) {
+    fs.renameSync(tmp, file);
+    return;
+  }
+  try {
+    fs.linkSync(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ArtefactExistsError(file);
+    throw err;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
 }
 
 /**
@@ -96,9 +124,11 @@ async function dumpToFile(server: ServerInfo, url: string, database: string, tab
     '--hex-blob', '--tz-utc', '--skip-comments', '--default-character-set=utf8mb4', ...server.dumpOptions, ...extraArgs, database, ...tables];
   const tmp = `${outFile}.partial`;
   const hash = createHash('sha256');
+  if (options.exclusive && fs.existsSync(outFile)) throw new ArtefactExistsError(outFile);
   const { child, exited } = spawnTool(server.dumpCommand, dumpArgs, env);
   child.stdin.end();
-  const out = fs.createWriteStream(tmp);
+  // 'wx': a .partial left by a killed run is removed by the caller (under its lock), never reused.
+  const out = fs.createWriteStream(tmp, { flags: options.exclusive ? 'wx' : 'w' });
   const source = prelude ? Readable.from((async function* () { yield Buffer.from(prelude); yield* child.stdout; })()) : child.stdout;
   const written = pipeline(source, zlib.createGzip({ level: 1 }), hashing(hash), out);
   try {
@@ -107,7 +137,7 @@ async function dumpToFile(server: ServerInfo, url: string, database: string, tab
     const fd = fs.openSync(tmp, 'r');
     fs.fsyncSync(fd);
     fs.closeSync(fd);
-    fs.renameSync(tmp, outFile);
+    publishFile(tmp, outFile, !!options.exclusive);
   } catch (err) {
     child.kill();
     fs.rmSync(tmp, { force: true });

@@ -11,22 +11,24 @@
 // cannot change between checksum, dump, verification and delete: what is deleted is what was
 // verified.
 //
-// Reruns: a dump whose rows are not all deleted yet stays "pending" (its manifest has no
-// deletedAt). The next run finds it in the output folder and finishes it with the same cutoff
+// Reruns: a dump whose rows are not all deleted yet stays "pending" (no <base>.deleted.json marker
+// beside its manifest; manifests are sealed and never rewritten, see manifest-seal.ts). The next run finds it in the output folder and finishes it with the same cutoff
 // instead of dumping the rows again: rows all still there -> verify again, delete; some gone (a
 // run killed mid-delete: the rows left are a subset of the verified dump, since nothing else adds
 // rows before the cutoff) -> verify again, delete the rest; none left -> mark it done. Only then
 // does it offload the rows that have aged since. A dump killed before its manifest was written is
-// simply made again (its .partial file is removed).
+// simply made again under the new cutoff's name (its .partial file, or the published dump no
+// manifest vouches for, is removed: its rows were not deleted).
 import fs from 'fs';
 import path from 'path';
 import { Connection, parseUrl, queryRows, quoteIdentifier, withConnection } from '../sql/connection';
 import { detectServer, ServerInfo } from '../sql/flavour';
 import { UserError } from '../errors';
 import { tableChecksum } from './checksum';
-import { dumpTableRows, restoreDump } from './dump';
-import { Manifest, OffloadOptions, OffloadResult, OffloadStepError, readManifest, RestoreResult, step, writeManifest } from './offload';
-import { ensureWritableFolder, pauseIfAsked, requireTool, verifyDumpFile } from './verified-dump';
+import { dumpTableRows } from './dump';
+import { createManifest, Manifest, OffloadOptions, OffloadResult, OffloadStepError, readManifest, RestoreResult, scratchMismatch, step } from './offload';
+import { manifestSideFile, readSealedManifest } from './manifest-seal';
+import { ensureWritableFolder, pauseIfAsked, requireTool, restoreIntoScratch, verifyDumpFile } from './verified-dump';
 
 /** The column that dates a history row. */
 export const HISTORY_TIME_COLUMN = 'moved_at';
@@ -40,8 +42,18 @@ export interface HistoryManifest extends Manifest {
   /** The rows dumped: `moved_at < cutoff` (server time, as the column holds it). */
   cutoff: string;
   where: string;
-  /** Set once every row of the dump is deleted from the table: the offload is complete. */
+  /** Set by earlier versions once every row was deleted; now the <base>.deleted.json marker says so. */
   deletedAt?: string;
+}
+
+/** The marker written (create-exclusive) once every row of a history dump is deleted from its table. */
+export function deletedMarkerFile(manifestFile: string): string {
+  return manifestFile.replace(/\.manifest\.json$/, '.deleted.json');
+}
+
+function markDeleted(manifestFile: string): void {
+  const marker = deletedMarkerFile(manifestFile);
+  if (!fs.existsSync(marker)) fs.writeFileSync(marker, JSON.stringify({ deletedAt: new Date().toISOString() }) + '\n', { flag: 'wx' });
 }
 
 const CUTOFF_FORMAT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3,6}$/;
@@ -86,6 +98,9 @@ function pendingManifest(outDir: string, database: string, table: string): { man
     const manifestFile = path.join(outDir, name);
     const manifest = readManifest<HistoryManifest>(manifestFile);
     if (!manifest || manifest.kind !== 'history-rows' || manifest.table !== table || manifest.database !== database || manifest.deletedAt) continue;
+    if (fs.existsSync(deletedMarkerFile(manifestFile))) continue;
+    // A pending dump is finished from its manifest, so the manifest must be the one written.
+    readSealedManifest(manifestFile);
     return { manifest, file: path.join(outDir, manifest.file), manifestFile };
   }
   return null;
@@ -123,8 +138,15 @@ async function offloadHistoryTable(conn: Connection, server: ServerInfo, url: st
   }
   const tool = await step(table, 'preflight', async () => {
     ensureWritableFolder(outDir);
-    // A dump killed before it was complete left only its .partial file: nothing refers to it.
-    for (const f of fs.readdirSync(outDir).filter((n) => n.startsWith(`${table}.upto-`) && n.endsWith('.partial'))) fs.rmSync(path.join(outDir, f), { force: true });
+    // A dump killed before it was complete left only its .partial file: nothing refers to it. A dump
+    // published by a run killed before its manifest is vouched for by nothing, and its rows were not
+    // deleted (that needs the manifest): it goes too, so that no file without manifest lingers.
+    const names = fs.readdirSync(outDir).filter((n) => n.startsWith(`${table}.upto-`));
+    for (const f of names.filter((n) => n.endsWith('.partial'))) fs.rmSync(path.join(outDir, f), { force: true });
+    for (const f of names.filter((n) => n.endsWith('.sql.gz') && !names.includes(n.replace(/\.sql\.gz$/, '.manifest.json')))) {
+      fs.rmSync(path.join(outDir, f));
+      fs.rmSync(manifestSideFile(path.join(outDir, f.replace(/\.sql\.gz$/, '.manifest.json'))), { force: true });
+    }
     return requireTool(server.dumpCommand);
   });
   const source = await step(table, 'checksum', () => tableChecksum(conn, database, table, `WHERE ${where}`));
@@ -137,7 +159,7 @@ async function offloadHistoryTable(conn: Connection, server: ServerInfo, url: st
     ({ manifest, file, manifestFile } = pending);
     if (source.rows === 0) {
       // Killed after the last delete, before the manifest said so.
-      await step(table, 'manifest', () => writeManifest(manifestFile, { ...manifest, deletedAt: new Date().toISOString() }));
+      await step(table, 'manifest', () => markDeleted(manifestFile));
       return { table, kind: 'history-rows', outcome: 'offloaded', rows: manifest.rows, file };
     }
     const whole = source.rows === manifest.rows && source.checksum === manifest.checksum;
@@ -156,14 +178,14 @@ async function offloadHistoryTable(conn: Connection, server: ServerInfo, url: st
       `SELECT DATE_FORMAT(MIN(${HISTORY_TIME_COLUMN}), '%Y-%m-%d %H:%i:%s.%f') AS first FROM ${quoteIdentifier(table)} WHERE ${where}`));
     const outFile = file;
     const sha256 = await step(table, 'dump', () => dumpTableRows(server, url, database, table, createRow['Create Table'], where, outFile,
-      { onStarted: () => pauseIfAsked('dump') }));
+      { exclusive: true, onStarted: () => pauseIfAsked('dump') }));
     manifest = {
       format: 1, kind: 'history-rows', database, table, rows: source.rows, checksum: source.checksum, file: path.basename(file), sha256,
       cutoff, where, range: { from: range.first, to: cutoff }, server: server.versionComment, tool, createdAt: new Date().toISOString(),
     } as HistoryManifest;
     const written = manifest;
     const writtenFile = manifestFile;
-    await step(table, 'manifest', () => writeManifest(writtenFile, written));
+    await step(table, 'manifest', () => createManifest(writtenFile, written));
   }
   const verified = manifest;
   const verifiedFile = file;
@@ -178,7 +200,7 @@ async function offloadHistoryTable(conn: Connection, server: ServerInfo, url: st
     await deleteInChunks(conn, table, where, deleteChunk);
     const [{ n }] = await queryRows<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM ${quoteIdentifier(table)} WHERE ${where}`);
     if (Number(n) !== 0) throw new Error(`${n} rows before ${cutoff} are still there after the delete`);
-    writeManifest(manifestFile, { ...verified, deletedAt: new Date().toISOString() });
+    markDeleted(manifestFile);
   });
   return { table, kind: 'history-rows', outcome: 'offloaded', rows: verified.rows, file };
 }
@@ -227,29 +249,56 @@ export function describeOffloadResult(r: OffloadResult): string {
 }
 
 /**
- * Loads a history dump back into its table, which may still exist and hold other rows: the dump
- * inserts with INSERT IGNORE, so a row already there (an earlier restore, complete or cut short)
- * is not added twice. Afterwards the table's rows in the dump's range must be exactly the dump's
- * (count and checksum); a row with the same key but other values is reported, not overwritten.
+ * Loads a history dump back into its table, which may still exist and hold other rows, verifying
+ * first: the dump is restored into a scratch database and compared with the manifest (rows,
+ * checksum, every row's moved_at within the manifest's range and before its cutoff); only then are
+ * the rows copied into the table in one transaction (INSERT IGNORE: a row already there, from an
+ * earlier restore, is not added twice), and the table's rows in the dump's range must then be
+ * exactly the dump's, or the transaction is rolled back. Any mismatch leaves the table as it was.
  */
 export async function restoreHistoryRows(url: string, database: string, dumpFile: string, manifest: HistoryManifest): Promise<RestoreResult> {
-  const range = `WHERE ${restoredRangeWhere(manifest)}`;
+  const rangeWhere = `WHERE ${restoredRangeWhere(manifest)}`;
   const table = manifest.table;
+  const refuse = (what: string) => new UserError(`${path.basename(dumpFile)}: ${what}; nothing restored, the live tables are unchanged`);
   return withConnection(url, async (conn) => {
     const server = await detectServer(conn);
     const exists = (await queryRows(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [database, table])).length > 0;
     if (exists) {
-      const before = await tableChecksum(conn, database, table, range);
+      const before = await tableChecksum(conn, database, table, rangeWhere);
       if (before.rows === manifest.rows && before.checksum === manifest.checksum) {
         return { table, tables: [table], outcome: 'already-present', rows: manifest.rows };
       }
     }
-    await restoreDump(server, url, database, dumpFile);
-    const after = await tableChecksum(conn, database, table, range);
-    if (after.rows !== manifest.rows || after.checksum !== manifest.checksum) {
-      throw new UserError(`${table}: after the restore it holds ${after.rows} rows in the dump's range (${manifest.range?.from} to ${manifest.cutoff}), ` +
-        `the dump ${manifest.rows}: rows with the same keys but other values, or other rows in that range; check the table`);
+    const scratch = await restoreIntoScratch(server, url, dumpFile);
+    try {
+      const from = manifest.range?.from ?? '0000-01-01 00:00:00.000000';
+      const mismatch = await scratchMismatch(conn, scratch.name, { table, rows: manifest.rows, checksum: manifest.checksum }, HISTORY_TIME_COLUMN,
+        { from, to: manifest.cutoff });
+      if (mismatch) throw refuse(mismatch);
+      const source = `${quoteIdentifier(scratch.name)}.${quoteIdentifier(table)}`;
+      if (!exists) {
+        await conn.query(`RENAME TABLE ${source} TO ${quoteIdentifier(database)}.${quoteIdentifier(table)}`);
+        return { table, tables: [table], outcome: 'restored', rows: manifest.rows };
+      }
+      const columns = (await queryRows<{ c: string }>(conn,
+        'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [scratch.name, table]))
+        .map((r) => quoteIdentifier(r.c)).join(', ');
+      await conn.query('START TRANSACTION');
+      try {
+        await conn.query(`INSERT IGNORE INTO ${quoteIdentifier(table)} (${columns}) SELECT ${columns} FROM ${source}`);
+        const after = await tableChecksum(conn, database, table, rangeWhere);
+        if (after.rows !== manifest.rows || after.checksum !== manifest.checksum) {
+          throw refuse(`${table} would hold ${after.rows} rows in the dump's range (${manifest.range?.from} to ${manifest.cutoff}), the dump ${manifest.rows}: ` +
+            'rows with the same keys but other values, or other rows in that range');
+        }
+        await conn.query('COMMIT');
+      } catch (err) {
+        await conn.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+      return { table, tables: [table], outcome: 'restored', rows: manifest.rows };
+    } finally {
+      await scratch.drop().catch(() => undefined);
     }
-    return { table, tables: [table], outcome: 'restored', rows: manifest.rows };
   });
 }

@@ -1,7 +1,13 @@
 // Insert-only log tables and their rotated copies: the naming of rotated tables lives here only.
 import { Connection, quoteIdentifier, queryRows } from '../sql/connection';
 
-/** Live log tables are `log_<name>`; a rotated one is `log_<name>__<from yyyymmdd>_<to yyyymmdd>[_<n>]`. */
+/**
+ * Live log tables are `log_<name>`; a rotated one is `log_<name>__<from yyyymmdd>_<to yyyymmdd>_<stamp>`,
+ * where stamp is the rotation's instant on the server clock (yyyymmddhhmmssffffff, microseconds).
+ * The dates are for people; the stamp makes the name one no later rotation can produce, even after
+ * the table was offloaded and dropped (its dump and manifest carry the same name). Tables rotated
+ * before the stamp existed have no suffix or a small serial; they still parse.
+ */
 const ROTATED = /^(log_[a-z0-9_]+?)__(\d{8})_(\d{8})(?:_(\d+))?$/;
 const LIVE = /^log_[a-z0-9_]+$/;
 /** Every log table has this column; rotation ranges and offload ages are read from it. */
@@ -22,8 +28,11 @@ function parseYmd(text: string): Date {
   return new Date(`${text.slice(0, 4)}-${text.slice(4, 6)}-${text.slice(6, 8)}T00:00:00Z`);
 }
 
-export function rotatedTableName(base: string, from: Date, to: Date, serial = 0): string {
-  return `${base}__${ymd(from)}_${ymd(to)}${serial ? `_${serial}` : ''}`;
+export function rotatedTableName(base: string, from: Date, to: Date, stamp = ''): string {
+  if (stamp && !/^\d+$/.test(stamp)) throw new Error(`bad rotation stamp "${stamp}"`);
+  const name = `${base}__${ymd(from)}_${ymd(to)}${stamp ? `_${stamp}` : ''}`;
+  if (name.length > 64) throw new Error(`${base}: the rotated name ${name} is longer than 64 characters; shorten the log table's name`);
+  return name;
 }
 
 export function parseRotatedTableName(table: string): RotatedTable | null {
@@ -96,13 +105,16 @@ export async function rotateLogTables(conn: Connection, tables?: string[]): Prom
 const PARKED_SUFFIX = '__rotating';
 
 async function nameParkedTable(conn: Connection, table: string, parked: string, existing: string[]): Promise<RotationResult> {
-  const [range] = await queryRows<{ first: Date; last: Date; n: number }>(conn,
-    `SELECT MIN(${LOG_TIME_COLUMN}) AS first, MAX(${LOG_TIME_COLUMN}) AS last, COUNT(*) AS n FROM ${quoteIdentifier(parked)}`);
+  const [range] = await queryRows<{ first: Date; last: Date; n: number; stamp: string }>(conn,
+    `SELECT MIN(${LOG_TIME_COLUMN}) AS first, MAX(${LOG_TIME_COLUMN}) AS last, COUNT(*) AS n,
+            DATE_FORMAT(UTC_TIMESTAMP(6), '%Y%m%d%H%i%s%f') AS stamp FROM ${quoteIdentifier(parked)}`);
   const first = range.first ?? new Date();
   const last = range.last ?? first;
-  let serial = 0;
-  let name = rotatedTableName(table, first, last);
-  while (existing.includes(name)) name = rotatedTableName(table, first, last, ++serial);
+  // Two rotations of one table cannot share a microsecond (each waits for the other's RENAME),
+  // but a clock stepped back could repeat one: step past any name still present.
+  let stamp = BigInt(range.stamp);
+  let name = rotatedTableName(table, first, last, String(stamp));
+  while (existing.includes(name)) name = rotatedTableName(table, first, last, String(++stamp));
   await conn.query(`RENAME TABLE ${quoteIdentifier(parked)} TO ${quoteIdentifier(name)}`);
   existing.push(name);
   return { table, rotatedTo: name, rows: Number(range.n) };

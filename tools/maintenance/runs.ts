@@ -70,12 +70,17 @@ export interface RecordedRun {
   finishedAt: Date | null;
   ok: number | null;
   detail: string | null;
+  /** Seconds since it started, on the server's clock, while it has recorded no end (running or killed); else null. */
+  unfinishedSeconds: number | null;
 }
 
 /** The latest row of a step (what health reads), or null. */
 export async function latestRun(conn: Connection, step: MaintenanceStep): Promise<RecordedRun | null> {
   const [row] = await queryRows<RecordedRun>(conn,
-    `SELECT id, step, started_at AS startedAt, finished_at AS finishedAt, ok, detail FROM maintenance_runs
+    `SELECT id, step, started_at AS startedAt, finished_at AS finishedAt, ok, detail,
+            CASE WHEN finished_at IS NULL THEN TIMESTAMPDIFF(SECOND, started_at, CURRENT_TIMESTAMP(3)) END AS unfinishedSeconds FROM maintenance_runs
       WHERE step = ? ORDER BY started_at DESC, id DESC LIMIT 1`, [step]);
-  return row ? { ...row, id: Number(row.id), ok: row.ok === null ? null : Number(row.ok) } : null;
+  return row ? {
+    ...row, id: Number(row.id), ok: row.ok === null ? null : Number(row.ok), unfinishedSeconds: row.unfinishedSeconds === null ? null : Number(row.unfinishedSeconds),
+  } : null;
 }

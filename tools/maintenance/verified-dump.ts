@@ -5,7 +5,8 @@
 import { UserError } from '../errors';
 import fs from 'fs';
 import path from 'path';
-import { Connection, parseUrl, queryRows, withConnection } from '../sql/connection';
+import { createThrowawayDatabase, isStale, ThrowawayDatabase } from '../harness/database';
+import { Connection, parseUrl, queryRows, quoteIdentifier, withConnection, withDatabase } from '../sql/connection';
 import { ServerInfo } from '../sql/flavour';
 import { tableChecksum } from './checksum';
 import { restoreDump, sha256OfFile, toolVersion, ToolMissingError } from './dump';
@@ -84,6 +85,48 @@ async function binlogCanBeSkipped(conn: Connection): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** The label every verification copy's database name ends with: rdbt_<created>_<pid>_<random>_verify. */
+const VERIFY_LABEL = 'verify';
+
+/**
+ * The scratch database a dump is restored into to be checked (verification and restores). The one
+ * place that names it: `rdbt_<created, base 36>_<pid>_<random>_verify` on the dump's server.
+ */
+export function createVerificationScratch(url: string): Promise<ThrowawayDatabase> {
+  return createThrowawayDatabase(VERIFY_LABEL, withDatabase(url, null));
+}
+
+/**
+ * Drops verification copies left by killed runs: databases named like createVerificationScratch's
+ * whose creating process is gone (same host) or that are older than a day. They hold copies of
+ * production rows and nothing else refers to them. Returns the names dropped.
+ */
+export async function removeStaleVerificationCopies(url: string, log?: (line: string) => void): Promise<string[]> {
+  return withConnection(withDatabase(url, null), async (conn) => {
+    const rows = await queryRows<Record<string, string>>(conn, `SHOW DATABASES LIKE 'rdbt\\_%\\_${VERIFY_LABEL}'`);
+    const stale = rows.map((r) => Object.values(r)[0]).filter((name) => isStale(name));
+    for (const name of stale) {
+      await conn.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
+      const age = Math.round(Date.now() / 1000 - parseInt(name.split('_')[1], 36));
+      log?.(`removed ${name}, a verification copy left by a killed run (${age} s old, its process gone)`);
+    }
+    return stale;
+  }, { database: null });
+}
+
+/** Restores a dump into a fresh verification scratch database (kept out of the binlog when allowed); the caller drops it. */
+export async function restoreIntoScratch(server: ServerInfo, url: string, file: string): Promise<ThrowawayDatabase> {
+  const scratch = await createVerificationScratch(url);
+  try {
+    const skipBinlog = await withConnection(scratch.url, (conn) => binlogCanBeSkipped(conn));
+    await restoreDump(server, url, scratch.name, file, { skipBinlog });
+    return scratch;
+  } catch (err) {
+    await scratch.drop().catch(() => undefined);
+    throw err;
   }
 }
 
