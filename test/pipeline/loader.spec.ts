@@ -190,6 +190,18 @@ describe('messages loader', () => {
     expect((await rowsOf(campaign))).to.have.length(2);
   });
 
+  it('refreshes the messages table\'s statistics when done (ANALYZE TABLE), even with automatic recalculation off', async () => {
+    const campaign = await createCampaign(conn, company.companyId, 'stats');
+    const table = await tableName(conn, campaign, 'messages');
+    await conn.query(`ALTER TABLE \`${table}\` STATS_AUTO_RECALC = 0`);
+    const nRows = async () => Number((await queryRows<{ n: number }>(conn,
+      'SELECT n_rows AS n FROM mysql.innodb_table_stats WHERE database_name = DATABASE() AND table_name = ?', [table]))[0].n);
+    expect(await nRows()).to.equal(0);
+    const rows = emailOnly().slice(0, 8).map((id) => `${id},email`).join('\n');
+    await loadMessages({ url: db.url, campaignId: campaign, file: file('stats.csv', `contact_id,method\n${rows}\n`), progress: 'none', log: () => undefined });
+    expect(await nRows()).to.equal(8);
+  });
+
   describe('repeated loads', () => {
     const count = async (campaign: number) => Number((await queryRows<{ n: number }>(conn,
       `SELECT COUNT(*) AS n FROM \`${await tableName(conn, campaign, 'messages')}\``))[0].n);

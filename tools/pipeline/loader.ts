@@ -11,7 +11,8 @@
 //
 // Every committed load is recorded in message_loads (sha256, size, rows) in the same
 // transaction as its rows; content already loaded into the campaign is refused before anything
-// is written, naming the earlier load, unless the caller says `again`.
+// is written, naming the earlier load, unless the caller says `again`. After a load the messages
+// table is analysed (ANALYZE TABLE), so the planner never meets it with empty statistics.
 import crypto from 'crypto';
 import fs from 'fs';
 import { basename } from 'path';
@@ -389,6 +390,10 @@ export async function loadMessages(options: LoadOptions): Promise<LoadResult> {
       await conn.query('ROLLBACK').catch(() => undefined);
       throw err;
     }
+    // Fresh statistics for the tables the load changed: InnoDB recalculates them in the background
+    // only after 10 % of a table changed and persists them later still, so a server restarted
+    // soon after a big load (or a planner asked at once) can believe the table empty and scan it.
+    if (loaded > 0) await conn.query(`ANALYZE TABLE ${quoteIdentifier(table)}`);
     const seconds = (Date.now() - started) / 1000;
     progress.finish(`${loaded} loaded${problems.length ? `, ${problems.length} rejected` : ''}`);
     log(`campaign ${options.campaignId}: ${loaded} rows loaded into ${table} with ${path === 'load-data' ? 'LOAD DATA LOCAL INFILE' : `multi-row INSERT batches of ${options.batchRows ?? 1000}`} (${pathReason})` +
