@@ -5,7 +5,8 @@
 //     [--run-type immediate,scheduled,retry] [--batch 100] [--lease 60] [--failure-rate 0.05] [--workers 4]
 //
 // Each worker has its own connection. Deadlocks are retried inside the worker loop
-// (tools/pipeline/worker.ts), so they never reach this script. The worker calls claim_batch and
+// (tools/pipeline/worker.ts), so they never reach this script; neither does a completion refused
+// because the batch's lease expired and its messages were claimed again (counted and reported). The worker calls claim_batch and
 // complete_batch through the generated bindings (bindings/claim-batch.ts, complete-batch.ts).
 import { parseArgs } from 'util';
 import { connect } from '../tools/sql/connection';
@@ -52,7 +53,8 @@ async function main(): Promise<void> {
       for (const w of stats) for (const [status, n] of Object.entries(w.byStatus)) totals[status] = (totals[status] ?? 0) + n;
       if (messages) {
         console.log(`pass ${pass} ${runType}: ${messages} messages in ${stats.reduce((s, w) => s + w.batches, 0)} batches` +
-          ` (${stats.reduce((s, w) => s + w.retries, 0)} deadlock retries)`);
+          ` (${stats.reduce((s, w) => s + w.retries, 0)} deadlock retries, ` +
+          `${stats.reduce((s, w) => s + w.refusedBatches, 0)} completions refused after a lost lease)`);
       }
     }
     if (!claimed) break;

@@ -29,7 +29,10 @@
 -- Result set: one row: status_update_id, interaction_id (NULL unless responded)
 -- Errors:     SQLSTATE 45000 'add_status_update: ...': the campaign checks, message_id unknown in
 --             the campaign, method or status unknown, the message never went out by that method,
---             provider_ref/detail too long. A rejected call changes nothing.
+--             provider_ref/detail too long. A rejected call changes nothing. A message moved to
+--             history while the call runs (the history move deleted it after the check above)
+--             gets the same 'message_id ... is not in campaign ...' refusal, never the raw
+--             foreign-key error 1452.
 DROP PROCEDURE IF EXISTS add_status_update;
 DELIMITER $$
 CREATE PROCEDURE add_status_update(
@@ -83,6 +86,14 @@ BEGIN
   END IF;
 
   BEGIN
+    -- ER_NO_REFERENCED_ROW_2: the message row went between the check and the insert (a history
+    -- move committed meanwhile): the message is no longer in the campaign.
+    DECLARE EXIT HANDLER FOR 1452
+    BEGIN
+      ROLLBACK;
+      SET v_msg = CONCAT('add_status_update: message_id ', p_message_id, ' is not in campaign ', p_campaign_id, ' (moved to history)');
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+    END;
     DECLARE EXIT HANDLER FOR SQLEXCEPTION
     BEGIN
       ROLLBACK;

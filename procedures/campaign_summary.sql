@@ -36,7 +36,9 @@
 --             2. one row: campaign_id, messages, pending, queued (claimable now), scheduled
 --                (claimable later), in_flight (held by a batch whose lease runs), lease_expired
 --                (held by an expired batch, claimable again), oldest_ready_at (the oldest
---                claimable entry's visible_at, NULL when none), batches_open, batches_expired,
+--                claimable entry's visible_at, NULL when none), batches_open, batches_expired
+--                (lease ended, not completed, and still holding messages: a batch whose
+--                messages were all claimed again by other batches is dead and not counted),
 --                batches_completed
 --             3. run_type, queued, oldest_ready_at: the claimable entries per lane
 -- Errors:     SQLSTATE 45000: the campaign checks of pipeline_check_campaign, 'access denied ...'.
@@ -75,7 +77,8 @@ BEGIN
     'CAST(COALESCE(SUM(q.batch_id IS NOT NULL AND q.visible_at <= ?), 0) AS UNSIGNED) AS lease_expired, ',
     'MIN(IF(q.visible_at <= ?, q.visible_at, NULL)) AS oldest_ready_at, ',
     '(SELECT COUNT(*) FROM batches b WHERE b.campaign_id = ? AND b.completed_at IS NULL AND b.lease_until >= ?) AS batches_open, ',
-    '(SELECT COUNT(*) FROM batches b WHERE b.campaign_id = ? AND b.completed_at IS NULL AND b.lease_until < ?) AS batches_expired, ',
+    '(SELECT COUNT(*) FROM batches b WHERE b.campaign_id = ? AND b.completed_at IS NULL AND b.lease_until < ? ',
+    ' AND EXISTS (SELECT 1 FROM `', v_queue, '` AS x WHERE x.run_type_id = b.run_type_id AND x.visible_at = b.lease_until AND x.batch_id = b.id)) AS batches_expired, ',
     '(SELECT COUNT(*) FROM batches b WHERE b.campaign_id = ? AND b.completed_at IS NOT NULL) AS batches_completed ',
     'FROM `', v_queue, '` AS q');
   PREPARE reminderly_summary_overview FROM @reminderly_sql;
@@ -84,8 +87,10 @@ BEGIN
   DEALLOCATE PREPARE reminderly_summary_overview;
 
   SET @reminderly_sql = CONCAT(
-    'SELECT r.code AS run_type, COUNT(*) AS queued, MIN(q.visible_at) AS oldest_ready_at FROM `', v_queue, '` AS q ',
-    'JOIN run_types r ON r.id = q.run_type_id WHERE q.visible_at <= ? GROUP BY r.code ORDER BY r.code');
+    -- Pinned: run types in code order, then each lane's range of the queue's primary key (MySQL
+    -- otherwise flips to walking the whole queue when its statistics shift).
+    'SELECT r.code AS run_type, COUNT(*) AS queued, MIN(q.visible_at) AS oldest_ready_at FROM run_types r ',
+    'STRAIGHT_JOIN `', v_queue, '` AS q ON q.run_type_id = r.id WHERE q.visible_at <= ? GROUP BY r.code ORDER BY r.code');
   PREPARE reminderly_summary_lanes FROM @reminderly_sql;
   EXECUTE reminderly_summary_lanes USING @reminderly_now;
   DEALLOCATE PREPARE reminderly_summary_lanes;

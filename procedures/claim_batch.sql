@@ -154,12 +154,15 @@ BEGIN
     FROM batches b WHERE b.id = v_batch_id;
   -- A user variable that was only ever NULL is a binary string on MySQL: JSON_TABLE refuses it.
   SET @reminderly_claim = CONVERT(COALESCE(@reminderly_claim, '[]') USING utf8mb4);
+  -- Pinned to the recorded plan: the claimed ids first, then one primary-key lookup per message.
+  -- With plain JOINs a server restarted before InnoDB persisted the messages table's statistics
+  -- (it then believes the table empty) scanned the whole table per claim: 1.37 s instead of 1.2 ms.
   SET @reminderly_sql = CONCAT(
     'SELECT j.message_id, m.contact_id, cm.code AS method, ch.address, ch.opted_out_at, j.attempts + 1 AS attempt, ',
     'm.packet, m.send_after, m.subject, m.body ',
     'FROM JSON_TABLE(?, ''$[*]'' COLUMNS (visible_at DATETIME(3) PATH ''$[0]'', message_id BIGINT UNSIGNED PATH ''$[1]'', attempts INT PATH ''$[2]'')) AS j ',
-    'JOIN `', v_messages, '` AS m ON m.id = j.message_id ',
-    'JOIN contact_methods cm ON cm.id = m.method_id ',
+    'STRAIGHT_JOIN `', v_messages, '` AS m FORCE INDEX (PRIMARY) ON m.id = j.message_id ',
+    'STRAIGHT_JOIN contact_methods cm ON cm.id = m.method_id ',
     'LEFT JOIN contact_channels ch ON ch.contact_id = m.contact_id AND ch.method_id = m.method_id ',
     'ORDER BY j.visible_at, j.message_id');
   PREPARE reminderly_claim_rows FROM @reminderly_sql;

@@ -5,8 +5,9 @@ import os from 'os';
 import path from 'path';
 import { Connection, queryRows } from '../../tools/sql/connection';
 import { detectServer } from '../../tools/sql/flavour';
-import { loadMessages, LoadRejected, parseTimestamp } from '../../tools/pipeline/loader';
+import { AlreadyLoaded, loadMessages, LoadRejected, parseTimestamp } from '../../tools/pipeline/loader';
 import { registerMessagesCommands } from '../../tools/pipeline/command';
+import { runCli } from '../helpers/cli';
 import { checksums, createCampaign, seedCompany, tableName, usePipelineDatabase, Company } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reminderly-loader-'));
@@ -187,5 +188,82 @@ describe('messages loader', () => {
     const printed = JSON.parse(out) as { loaded: number; path: string; pathReason: string };
     expect(printed).to.include({ loaded: 2, path: localInfile ? 'load-data' : 'insert' });
     expect((await rowsOf(campaign))).to.have.length(2);
+  });
+
+  it('refreshes the messages table\'s statistics when done (ANALYZE TABLE), even with automatic recalculation off', async () => {
+    const campaign = await createCampaign(conn, company.companyId, 'stats');
+    const table = await tableName(conn, campaign, 'messages');
+    await conn.query(`ALTER TABLE \`${table}\` STATS_AUTO_RECALC = 0`);
+    const nRows = async () => Number((await queryRows<{ n: number }>(conn,
+      'SELECT n_rows AS n FROM mysql.innodb_table_stats WHERE database_name = DATABASE() AND table_name = ?', [table]))[0].n);
+    expect(await nRows()).to.equal(0);
+    const rows = emailOnly().slice(0, 8).map((id) => `${id},email`).join('\n');
+    await loadMessages({ url: db.url, campaignId: campaign, file: file('stats.csv', `contact_id,method\n${rows}\n`), progress: 'none', log: () => undefined });
+    expect(await nRows()).to.equal(8);
+  });
+
+  describe('repeated loads', () => {
+    const count = async (campaign: number) => Number((await queryRows<{ n: number }>(conn,
+      `SELECT COUNT(*) AS n FROM \`${await tableName(conn, campaign, 'messages')}\``))[0].n);
+    const loads = async (campaign: number) => queryRows<{ file_name: string; rows_read: number; rows_loaded: number; again: number }>(conn,
+      'SELECT file_name, rows_read, rows_loaded, again FROM message_loads WHERE campaign_id = ? ORDER BY id', [campaign]);
+
+    it('refuses the same content a second time, renamed or not, naming the earlier load; --again loads it', async () => {
+      const campaign = await createCampaign(conn, company.companyId, 'twice');
+      const content = `contact_id,method\n${emailOnly()[0]},email\n${emailOnly()[1]},email\n${withSms()[0]},sms\n`;
+      const first = file('twice.csv', content);
+      const result = await loadMessages({ url: db.url, campaignId: campaign, file: first, progress: 'none', log: () => undefined });
+      expect(result).to.include({ loaded: 3, bytes: Buffer.byteLength(content) });
+      const before = await checksums(conn, campaign);
+      for (const again of [first, file('renamed.csv', content)]) {
+        const err = await loadMessages({ url: db.url, campaignId: campaign, file: again, progress: 'none', log: () => undefined }).then(() => null, (e: Error) => e);
+        expect(err).to.be.instanceOf(AlreadyLoaded);
+        expect(err!.message.split('\n')).to.have.length(1);
+        expect(err!.message).to.match(new RegExp(`^${again.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: this content was already loaded into campaign ${campaign} at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC \\(load ${result.loadId}, 3 rows, from twice.csv\\); nothing loaded \\(use --again`));
+      }
+      expect(await count(campaign)).to.equal(3);
+      expect(await checksums(conn, campaign)).to.deep.equal(before);
+      // other content, and the same content into another campaign, are new loads
+      await loadMessages({ url: db.url, campaignId: campaign, file: file('more.csv', content + `${emailOnly()[2]},email\n`), progress: 'none', log: () => undefined });
+      const second = await createCampaign(conn, company.companyId, 'twice-other');
+      await loadMessages({ url: db.url, campaignId: second, file: first, progress: 'none', log: () => undefined });
+      expect(await count(second)).to.equal(3);
+      const forced = await loadMessages({ url: db.url, campaignId: campaign, file: first, progress: 'none', log: () => undefined, again: true });
+      expect(forced.loaded).to.equal(3);
+      expect(await count(campaign)).to.equal(3 + 4 + 3);
+      expect(await loads(campaign)).to.deep.equal([
+        { file_name: 'twice.csv', rows_read: 3, rows_loaded: 3, again: 0 },
+        { file_name: 'more.csv', rows_read: 4, rows_loaded: 4, again: 0 },
+        { file_name: 'twice.csv', rows_read: 3, rows_loaded: 3, again: 1 },
+      ]);
+    });
+
+    it('a rejected load records nothing, so the fixed file loads; a reject-file load records what it loaded', async () => {
+      const campaign = await createCampaign(conn, company.companyId, 'partial');
+      const bad = file('partial.csv', `contact_id,method\n${emailOnly()[0]},email\n${emailOnly()[0]},pigeon\n`);
+      await loadMessages({ url: db.url, campaignId: campaign, file: bad, progress: 'none', log: () => undefined }).then(() => expect.fail(), (e: Error) => expect(e).to.be.instanceOf(LoadRejected));
+      expect(await count(campaign)).to.equal(0);
+      expect(await loads(campaign)).to.deep.equal([]);
+      await loadMessages({ url: db.url, campaignId: campaign, file: bad, rejectFile: path.join(tmp, 'partial.rejects.csv'), progress: 'none', log: () => undefined });
+      expect(await count(campaign)).to.equal(1);
+      expect(await loads(campaign)).to.deep.equal([{ file_name: 'partial.csv', rows_read: 2, rows_loaded: 1, again: 0 }]);
+      await loadMessages({ url: db.url, campaignId: campaign, file: bad, rejectFile: path.join(tmp, 'partial.rejects.csv'), progress: 'none', log: () => undefined })
+        .then(() => expect.fail(), (e: Error) => expect(e).to.be.instanceOf(AlreadyLoaded));
+      expect(await count(campaign)).to.equal(1);
+    });
+
+    it('`messages load` run twice: the second run exits 1 with one line on stderr and loads nothing; --again loads', async () => {
+      const campaign = await createCampaign(conn, company.companyId, 'cli-twice');
+      const csv = file('cli-twice.csv', `contact_id,method\n${emailOnly()[3]},email\n${withSms()[3]},sms\n`);
+      const args = ['messages', 'load', '--campaign', String(campaign), csv, '--url', db.url];
+      expect(runCli(args).code).to.equal(0);
+      const second = runCli(args);
+      expect(second.code).to.equal(1);
+      expect(second.stderr.trimEnd().split('\n')).to.have.length(1);
+      expect(second.stderr).to.match(/already loaded into campaign \d+ at .* UTC \(load \d+, 2 rows, from cli-twice.csv\)/);
+      expect(await count(campaign)).to.equal(2);
+      expect(runCli([...args, '--again']).code).to.equal(0);
+      expect(await count(campaign)).to.equal(4);
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { Connection, queryRows } from '../../tools/sql/connection';
 import { claimBatch, completeBatch } from '../helpers/routine-calls';
+import { waitFor } from '../helpers/cli';
 import { checksums, createCampaign, expectSignal, insertMessages, seedCompany, tableName, usePipelineDatabase, Company } from '../pipeline/helpers';
 
 describe('add_status_update', () => {
@@ -62,5 +63,38 @@ describe('add_status_update', () => {
     await expectSignal(() => add(campaign, a, 'email', 'delivered', 'x'.repeat(201), null), /^add_status_update: provider_ref over 200/);
     await expectSignal(() => add(campaign, null, 'email', 'delivered', null, null), /^add_status_update: message_id must be given/);
     expect(await checksums(conn, campaign)).to.deep.equal(before);
+  });
+
+  it('racing a history move that deletes the message: the documented refusal, not foreign-key error 1452', async () => {
+    const c = sent[2];
+    const mover = await db.connect();
+    const caller = await db.connect();
+    try {
+      // What history_move does to one message, held open: lock it, delete its rows, not yet committed.
+      await mover.query('START TRANSACTION');
+      await mover.query(`SELECT id FROM \`${await tableName(conn, campaign, 'messages')}\` WHERE id = ? FOR UPDATE`, [c]);
+      for (const kind of ['interactions', 'status_updates', 'message_contact_status', 'ready_queue', 'messages']) {
+        await mover.query(`DELETE FROM \`${await tableName(conn, campaign, kind)}\` WHERE ${kind === 'messages' ? 'id' : 'message_id'} = ?`, [c]);
+      }
+      // The call passes its check (the row is still committed) and waits on the row lock in its insert.
+      const call = caller.query('CALL add_status_update(?, ?, ?, ?, ?, ?)', [campaign, c, 'email', 'delivered', null, null]).then(() => null, (e: Error) => e);
+      await waitFor(async () => (await queryRows<{ n: number }>(conn,
+        "SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND trx_mysql_thread_id = ?", [caller.threadId]))[0].n > 0,
+      30_000, 'add_status_update to wait for the moved message').catch(async (e: Error) => {
+        const [state] = await queryRows<{ STATE: string }>(conn, 'SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = ?', [caller.threadId]);
+        throw new Error(`${e.message}; the call is in state "${state?.STATE}"`);
+      });
+      await mover.query('COMMIT');
+      const err = await call as (Error & { errno?: number; sqlState?: string }) | null;
+      expect(err, 'add_status_update succeeded').to.not.equal(null);
+      expect({ errno: err!.errno, sqlState: err!.sqlState, message: err!.message }).to.deep.equal({
+        errno: 1644, sqlState: '45000', message: `add_status_update: message_id ${c} is not in campaign ${campaign} (moved to history)`,
+      });
+      const [row] = await queryRows<{ n: number }>(conn, `SELECT COUNT(*) AS n FROM \`${await tableName(conn, campaign, 'status_updates')}\` WHERE message_id = ?`, [c]);
+      expect(Number(row.n)).to.equal(0);
+    } finally {
+      await mover.end();
+      await caller.end();
+    }
   });
 });

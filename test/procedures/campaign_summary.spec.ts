@@ -45,6 +45,10 @@ describe('campaign_summary', () => {
     });
     expect(s.overview.oldest_ready_at).to.be.instanceOf(Date);
     expect(s.lanes).to.deep.equal(['immediate=3']);
+    // The expired batch's only message claimed again by a new batch: the old batch is dead, not expired.
+    const again = await claimBatch(conn, { campaignId: campaign, runType: 'immediate', worker: 'w', maxRows: 3, leaseSeconds: 60 });
+    expect(again.messages).to.have.length(3);
+    expect((await summary()).overview).to.include({ queued: 0, in_flight: 4, lease_expired: 0, batches_open: 2, batches_expired: 0, batches_completed: 1 });
   });
 
   it('is for allowed users only', async () => {

@@ -1,4 +1,4 @@
-// `reminderly-db messages load --campaign N FILE.csv|.jsonl [--reject-file F] [--packet P]`.
+// `reminderly-db messages load --campaign N FILE.csv|.jsonl [--reject-file F] [--packet P] [--again]`.
 import { Command, Option } from 'commander';
 import { positiveInt, printJson, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
 import { UserError } from '../errors';
@@ -12,6 +12,7 @@ interface LoadFlags extends TargetFlags {
   path?: LoadPath | 'auto';
   batchRows?: number;
   json?: boolean;
+  again?: boolean;
 }
 
 export function registerMessagesCommands(program: Command): void {
@@ -23,6 +24,7 @@ export function registerMessagesCommands(program: Command): void {
     .option('--packet <n>', 'packet for rows that do not name one (default 0)')
     .addOption(new Option('--path <path>', 'force LOAD DATA or INSERT (default: LOAD DATA where the server allows local infile)').choices(['auto', 'load-data', 'insert']))
     .addOption(new Option('--batch-rows <n>', 'rows per INSERT statement on the INSERT path').argParser(positiveInt('--batch-rows')))
+    .option('--again', 'load the file even though the same content (sha256) was already loaded into the campaign')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, flags: LoadFlags) => {
       const campaignId = parseCampaignId(flags.campaign);
@@ -32,7 +34,7 @@ export function registerMessagesCommands(program: Command): void {
         packet = Number(flags.packet);
       }
       const result = await loadMessages({
-        url: targetOf(flags).url, campaignId, file, rejectFile: flags.rejectFile, packet, path: flags.path, batchRows: flags.batchRows,
+        url: targetOf(flags).url, campaignId, file, rejectFile: flags.rejectFile, packet, path: flags.path, batchRows: flags.batchRows, again: flags.again,
         progress: flags.json ? 'none' : 'auto',
       });
       if (flags.json) return printJson({ ...result, problems: result.problems.slice(0, 1000) });

@@ -8,7 +8,14 @@
 // rows at fault, so a file is never half loaded; with a reject file the good rows are committed
 // and the bad ones written there, in the input's own format plus a reject_reason field (which
 // the loader ignores, so the fixed file loads as is).
+//
+// Every committed load is recorded in message_loads (sha256, size, rows) in the same
+// transaction as its rows; content already loaded into the campaign is refused before anything
+// is written, naming the earlier load, unless the caller says `again`. After a load the messages
+// table is analysed (ANALYZE TABLE), so the planner never meets it with empty statistics.
+import crypto from 'crypto';
 import fs from 'fs';
+import { basename } from 'path';
 import { Readable } from 'stream';
 import { OperationError, UserError } from '../errors';
 import { connect, Connection, queryRows, quoteIdentifier } from '../sql/connection';
@@ -39,6 +46,8 @@ export interface LoadOptions {
   batchRows?: number;
   progress?: ProgressOptions['mode'];
   log?: (line: string) => void;
+  /** Load the file even though the same content was loaded into the campaign before. */
+  again?: boolean;
 }
 
 export interface RowProblem {
@@ -60,6 +69,37 @@ export interface LoadResult {
   rejectFile: string | null;
   seconds: number;
   rowsPerSecond: number;
+  /** The message_loads row recorded for this load, and the content it recognises. */
+  loadId: number;
+  sha256: string;
+  bytes: number;
+}
+
+/** A committed load of the same content into the same campaign, as message_loads records it. */
+export interface EarlierLoad {
+  id: number;
+  loadedAt: string;
+  fileName: string;
+  rowsLoaded: number;
+}
+
+/** Loading content the campaign already holds: nothing was loaded. */
+export class AlreadyLoaded extends UserError {
+  constructor(readonly file: string, readonly campaignId: number, readonly earlier: EarlierLoad) {
+    super(`${file}: this content was already loaded into campaign ${campaignId} at ${earlier.loadedAt} UTC ` +
+      `(load ${earlier.id}, ${earlier.rowsLoaded} rows, from ${earlier.fileName}); nothing loaded (use --again to load it a second time)`);
+  }
+}
+
+/** sha256 (hex) and size of a file's bytes: what identifies a load's content. */
+export async function fileDigest(file: string): Promise<{ sha256: string; bytes: number }> {
+  const hash = crypto.createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of fs.createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
 }
 
 /** A load refused because of bad rows: nothing was loaded. */
@@ -272,6 +312,7 @@ export async function loadMessages(options: LoadOptions): Promise<LoadResult> {
       pathReason = 'the server has local_infile=OFF';
     }
     const { ctx, table } = await loadContext(conn, options.campaignId, options.packet ?? 0);
+    const digest = await fileDigest(options.file);
     const problems: RowProblem[] = [];
     let rows = 0;
     let good = 0;
@@ -300,7 +341,19 @@ export async function loadMessages(options: LoadOptions): Promise<LoadResult> {
 
     await conn.query('START TRANSACTION');
     let loaded = 0;
+    let loadId = 0;
     try {
+      // FOR UPDATE: two runs of the same file at once serialise here (the second then sees the
+      // first's row, or deadlocks and is rolled back whole) instead of both loading.
+      const [earlier] = await queryRows<{ id: number; loaded_at: string; file_name: string; rows_loaded: number }>(conn,
+        `SELECT id, DATE_FORMAT(loaded_at, '%Y-%m-%d %H:%i:%s') AS loaded_at, file_name, rows_loaded
+           FROM message_loads WHERE campaign_id = ? AND file_sha256 = ? AND file_bytes = ? ORDER BY id DESC LIMIT 1 FOR UPDATE`,
+        [options.campaignId, digest.sha256, digest.bytes]);
+      if (earlier && !options.again) {
+        throw new AlreadyLoaded(options.file, options.campaignId, {
+          id: Number(earlier.id), loadedAt: earlier.loaded_at, fileName: earlier.file_name, rowsLoaded: Number(earlier.rows_loaded),
+        });
+      }
       if (path === 'load-data') {
         const source = Readable.from((async function* () {
           let chunk = '';
@@ -344,11 +397,20 @@ export async function loadMessages(options: LoadOptions): Promise<LoadResult> {
         progress.finish('rejected, nothing loaded');
         throw new LoadRejected(options.file, problems);
       }
+      const [recorded] = await conn.query(
+        `INSERT INTO message_loads (campaign_id, file_sha256, file_bytes, file_name, rows_read, rows_loaded, loaded_at, again)
+         VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(3), ?)`,
+        [options.campaignId, digest.sha256, digest.bytes, basename(options.file).slice(0, 255), rows, loaded, earlier ? 1 : 0]) as unknown as [{ insertId: number }];
+      loadId = Number(recorded.insertId);
       await conn.query('COMMIT');
     } catch (err) {
       await conn.query('ROLLBACK').catch(() => undefined);
       throw err;
     }
+    // Fresh statistics for the tables the load changed: InnoDB recalculates them in the background
+    // only after 10 % of a table changed and persists them later still, so a server restarted
+    // soon after a big load (or a planner asked at once) can believe the table empty and scan it.
+    if (loaded > 0) await conn.query(`ANALYZE TABLE ${quoteIdentifier(table)}`);
     const seconds = (Date.now() - started) / 1000;
     progress.finish(`${loaded} loaded${problems.length ? `, ${problems.length} rejected` : ''}`);
     log(`campaign ${options.campaignId}: ${loaded} rows loaded into ${table} with ${path === 'load-data' ? 'LOAD DATA LOCAL INFILE' : `multi-row INSERT batches of ${options.batchRows ?? 1000}`} (${pathReason})` +
@@ -356,6 +418,7 @@ export async function loadMessages(options: LoadOptions): Promise<LoadResult> {
     return {
       campaignId: options.campaignId, table, path, pathReason, rows, loaded, rejected: problems.length, problems,
       rejectFile: options.rejectFile ?? null, seconds, rowsPerSecond: Math.round(loaded / Math.max(seconds, 0.001)),
+      loadId, sha256: digest.sha256, bytes: digest.bytes,
     };
   } finally {
     if (rejectStream) await new Promise((r) => rejectStream!.end(r));

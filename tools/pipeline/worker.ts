@@ -3,7 +3,12 @@
 // here (the routines roll their transaction back whole, and a repeated completion is answered
 // "already completed"), so none reaches the caller. Used by examples/worker.ts, the bench and the
 // tests. It calls the routines through the generated bindings, as application code does.
-import { claimBatch, ClaimBatchMessagesRow, completeBatch, Db } from '../../bindings';
+//
+// A completion refused because the batch's lease expired and another batch claimed its messages
+// again is an expected outcome of at-least-once delivery (a slow send, a stalled worker): the
+// other batch owns those messages now. The loop counts it (refusedBatches, refusedMessages), logs
+// one line and goes on claiming; any other error still ends the loop.
+import { claimBatch, ClaimBatchMessagesRow, completeBatch, Db, RoutineError } from '../../bindings';
 import { RetryStats, withDeadlockRetry } from './retry';
 
 export type RunType = 'immediate' | 'scheduled' | 'retry';
@@ -37,6 +42,8 @@ export interface WorkerOptions {
   onBatch?: (batchId: number, messageIds: number[]) => void;
   /** Called after a claim, before sending: tests use it to kill a worker mid-batch. */
   afterClaim?: (batchId: number, messageIds: number[]) => void | Promise<void>;
+  /** Where a refused completion is reported (one line); default: stderr. */
+  log?: (line: string) => void;
 }
 
 export interface WorkerStats {
@@ -45,6 +52,17 @@ export interface WorkerStats {
   messages: number;
   byStatus: Record<string, number>;
   retries: number;
+  /** Batches whose completion was refused because their lease expired and they were claimed again. */
+  refusedBatches: number;
+  /** Messages in those batches (sent by this worker, completed by the batch that claimed them again). */
+  refusedMessages: number;
+}
+
+/** complete_batch's refusal of a batch whose lease expired and whose messages were claimed again. */
+export const LEASE_LOST = /^complete_batch: batch \d+ expired at .* was claimed again: refused$/;
+
+export function isLeaseLost(err: unknown): err is RoutineError {
+  return err instanceof RoutineError && err.sqlState === '45000' && LEASE_LOST.test(err.serverMessage);
 }
 
 /** Simulated sending: fails with the given probability, skips opted-out or address-less contacts. */
@@ -59,7 +77,8 @@ export function simulatedSender(failureRate = 0, random: () => number = Math.ran
 // Ids are BIGINT UNSIGNED, read as bigint by the bindings; the worker's callbacks and the outcome
 // JSON take numbers, exact up to 2^53 (Number.MAX_SAFE_INTEGER), far beyond any id sequence here.
 export async function runWorker(db: Db, options: WorkerOptions): Promise<WorkerStats> {
-  const stats: WorkerStats = { worker: options.worker, batches: 0, messages: 0, byStatus: {}, retries: 0 };
+  const stats: WorkerStats = { worker: options.worker, batches: 0, messages: 0, byStatus: {}, retries: 0, refusedBatches: 0, refusedMessages: 0 };
+  const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const retry: RetryStats = { retries: 0 };
   for (;;) {
     const claim = await withDeadlockRetry(() => claimBatch(db, {
@@ -77,7 +96,15 @@ export async function runWorker(db: Db, options: WorkerOptions): Promise<WorkerS
     await options.afterClaim?.(batchId, ids);
     const outcomes: Outcome[] = [];
     for (const m of claim.messages) outcomes.push({ message_id: Number(m.messageId), status: await options.send(m) });
-    await withDeadlockRetry(() => completeBatch(db, { batchId: batch.batchId, outcomes: JSON.stringify(outcomes) }), retry);
+    try {
+      await withDeadlockRetry(() => completeBatch(db, { batchId: batch.batchId, outcomes: JSON.stringify(outcomes) }), retry);
+    } catch (err) {
+      if (!isLeaseLost(err)) throw err;
+      stats.refusedBatches++;
+      stats.refusedMessages += outcomes.length;
+      log(`worker ${options.worker}: ${err.serverMessage} (counted; its messages belong to the batch that claimed them again)`);
+      continue;
+    }
     options.onBatch?.(batchId, ids);
     stats.batches++;
     stats.messages += outcomes.length;
