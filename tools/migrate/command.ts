@@ -3,9 +3,10 @@ import { Command, Option } from 'commander';
 import path from 'path';
 import { format } from 'sql-formatter';
 import { primaryTargetOf, printJson, positiveInt, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
-import { ExitCode, OperationError } from '../errors';
+import { ExitCode, OperationError, UserError } from '../errors';
 import { registerBaselineAndDrift } from './drift-command';
-import { migrateDown, migrateUp, migrationStatus, planUp, repairMigration, RunReport } from './migrator';
+import { migrateDown, migrateUp, migrationStatus, planUp, rebuildLedger, repairMigration, RunReport, StatusReport } from './migrator';
+import { stillRunningMessage } from './still-running';
 import { migrationNameFrom } from './sources';
 import { validationProblems } from './status';
 
@@ -32,6 +33,15 @@ function printReport(report: RunReport, verb: string): void {
   for (const note of report.notes) console.log(note);
   if (report.results.length) console.log(`${report.database}: ${done.length} of ${report.results.length} files ${verb === 'apply' ? 'applied' : 'reverted'}`);
   if (!report.ok) throw new OperationError(`${verb} stopped at a failed statement; nothing after it ran (see above)`);
+}
+
+/** Everything `validate` fails on: files, the two history tables, expected grants. */
+function allProblems(status: StatusReport): string[] {
+  return [
+    ...validationProblems(status.files).map((p) => `${p.name}.sql: ${p.problem}`),
+    ...status.history.map((line) => `history: ${line}`),
+    ...status.grants.map((line) => `grants: ${line}`),
+  ];
 }
 
 function sqlForDisplay(text: string, flavour: 'mysql' | 'mariadb'): string {
@@ -86,14 +96,17 @@ export function registerMigrateCommands(program: Command): void {
       const counts = new Map<string, number>();
       for (const f of status.files) counts.set(f.state, (counts.get(f.state) ?? 0) + 1);
       console.log([...counts].map(([state, n]) => `${n} ${state}`).join(', '));
+      if (status.stillRunning) console.log(stillRunningMessage(status.stillRunning));
+      for (const line of status.history) console.log(`history: ${line}`);
+      for (const line of status.grants) console.log(`grants: ${line}`);
     });
 
   migrationOptions(migrate.command('validate').description('exit non-zero if applied files were edited, deleted, failed or are out of order'))
     .action(async (flags: Flags) => {
       const status = await migrationStatus({ root: rootOf(flags), url: targetOf(flags).url });
-      const problems = validationProblems(status.files);
-      for (const p of problems) console.log(`${p.name}.sql: ${p.problem}`);
-      if (problems.length) throw new OperationError(`${problems.length} migration file(s) disagree with ${status.database}`, 1);
+      const problems = allProblems(status);
+      for (const p of problems) console.log(p);
+      if (problems.length) throw new OperationError(`${problems.length} problem(s): the checkout, the history or the grants disagree with ${status.database}`, 1);
       console.log(`${status.database}: every applied file matches the checkout`);
     });
 
@@ -110,10 +123,22 @@ export function registerMigrateCommands(program: Command): void {
       }
     });
 
-  lockTimeout(migrationOptions(migrate.command('repair').description('mark a failed/interrupted file as applied (after finishing it by hand), or accept an edited file\'s checksum')))
-    .argument('<file>', 'the migration, e.g. schema/V0003__contacts.sql')
-    .action(async (file: string, flags: Flags & { lockTimeout?: number }) => {
-      console.log(await repairMigration({ root: rootOf(flags), url: (await primaryTargetOf(flags, 'migrate repair')).url, name: migrationNameFrom(file, rootOf(flags)), lockTimeoutSeconds: flags.lockTimeout }));
+  lockTimeout(migrationOptions(migrate.command('repair').description('mark a failed/interrupted file as applied (after finishing it by hand), accept an edited file\'s checksum, or rebuild a lost or damaged ledger')))
+    .argument('[file]', 'the migration, e.g. schema/V0003__contacts.sql')
+    .option('--rebuild-ledger', 'rebuild migration_ledger from db-migrate\'s migrations table and this checkout (prints the changes; --yes writes them)')
+    .option('--yes', 'with --rebuild-ledger: write the changes')
+    .action(async (file: string | undefined, flags: Flags & { lockTimeout?: number; rebuildLedger?: boolean; yes?: boolean }) => {
+      const url = (await primaryTargetOf(flags, 'migrate repair')).url;
+      if (flags.rebuildLedger) {
+        if (file) throw new UserError('migrate repair: give either a file or --rebuild-ledger, not both');
+        const result = await rebuildLedger({ root: rootOf(flags), url, lockTimeoutSeconds: flags.lockTimeout, confirmed: Boolean(flags.yes) });
+        for (const change of result.changes) console.log(change);
+        if (!result.changes.length) return console.log(`${result.database}: the ledger already agrees with the migrations table; nothing to rebuild`);
+        if (!result.written) throw new UserError(`nothing written: run again with --rebuild-ledger --yes to make these ${result.changes.length} change(s) to ${result.database}`);
+        return console.log(`${result.database}: ledger rebuilt (${result.changes.length} change(s))`);
+      }
+      if (!file) throw new UserError('migrate repair: name the file to repair, or pass --rebuild-ledger');
+      console.log(await repairMigration({ root: rootOf(flags), url, name: migrationNameFrom(file, rootOf(flags)), lockTimeoutSeconds: flags.lockTimeout }));
     });
 
   registerBaselineAndDrift(migrate, migrationOptions, lockTimeout);

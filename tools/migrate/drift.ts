@@ -97,7 +97,7 @@ export async function grantFindings(conn: Connection, database: string, referenc
     const object = `user ${accountSql(account)}`;
     let lines: string[];
     try {
-      lines = await actualGrants(conn, { ...account, passwordVariable: '' });
+      lines = await actualGrants(conn, account);
     } catch (err) {
       if ((err as { code?: string }).code !== 'ER_NONEXISTING_GRANT') throw err;
       findings.push({ object, difference: `registered as the ${account.purpose} user in database_users, but the account does not exist` });

@@ -25,6 +25,8 @@ export interface LedgerEntry {
   startedAt: Date;
   finishedAt: Date | null;
   runBy: string;
+  /** Server thread that ran the latest attempt's statements (null in ledgers from before it was kept). */
+  threadId: number | null;
 }
 
 const CREATE_STATEMENTS = [
@@ -44,18 +46,34 @@ const CREATE_STATEMENTS = [
     error_message TEXT NULL,
     started_at DATETIME(3) NOT NULL,
     finished_at DATETIME(3) NULL,
-    run_by VARCHAR(255) NOT NULL
+    run_by VARCHAR(255) NOT NULL,
+    thread_id BIGINT UNSIGNED NULL
   ) ${TABLE_OPTIONS}`,
+];
+
+/** Columns added after the first release, for ledgers created before them. */
+const ADDED_COLUMNS: { name: string; ddl: string }[] = [
+  // The server thread (CONNECTION_ID()) running the statements: after the client dies the server
+  // may still be executing one, and a new run must not start the file again meanwhile.
+  { name: 'thread_id', ddl: `ALTER TABLE \`${LEDGER_TABLE}\` ADD COLUMN thread_id BIGINT UNSIGNED NULL` },
 ];
 
 export async function ensureLedger(conn: Connection): Promise<void> {
   for (const sql of CREATE_STATEMENTS) await conn.query(sql);
+  const have = new Set((await queryRows<{ name: string }>(conn,
+    'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [LEDGER_TABLE]))
+    .map((r) => r.name));
+  for (const column of ADDED_COLUMNS) if (!have.has(column.name)) await conn.query(column.ddl);
+}
+
+export async function tableExists(conn: Connection, table: string): Promise<boolean> {
+  const rows = await queryRows(conn,
+    'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [table]);
+  return rows.length > 0;
 }
 
 export async function ledgerExists(conn: Connection): Promise<boolean> {
-  const rows = await queryRows(conn,
-    'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [LEDGER_TABLE]);
-  return rows.length > 0;
+  return tableExists(conn, LEDGER_TABLE);
 }
 
 export async function readLedger(conn: Connection): Promise<LedgerEntry[]> {
@@ -73,6 +91,7 @@ export async function readLedger(conn: Connection): Promise<LedgerEntry[]> {
     startedAt: r.started_at as Date,
     finishedAt: (r.finished_at as Date | null) ?? null,
     runBy: String(r.run_by),
+    threadId: r.thread_id === null || r.thread_id === undefined ? null : Number(r.thread_id),
   }));
 }
 
@@ -81,18 +100,28 @@ export function runnerIdentity(): string {
 }
 
 export async function recordStart(conn: Connection, m: { name: string; kind: MigrationKind; version: number | null; checksum: string },
-  statementsTotal: number, statementsDone: number): Promise<void> {
+  statementsTotal: number, statementsDone: number, threadId: number): Promise<void> {
   await conn.query(
-    `INSERT INTO \`${LEDGER_TABLE}\` (name, kind, version, checksum, status, statements_total, statements_done, error_message, started_at, finished_at, run_by)
-     VALUES (?, ?, ?, ?, 'running', ?, ?, NULL, CURRENT_TIMESTAMP(3), NULL, ?)
+    `INSERT INTO \`${LEDGER_TABLE}\` (name, kind, version, checksum, status, statements_total, statements_done, error_message, started_at, finished_at, run_by, thread_id)
+     VALUES (?, ?, ?, ?, 'running', ?, ?, NULL, CURRENT_TIMESTAMP(3), NULL, ?, ?)
      ON DUPLICATE KEY UPDATE kind = VALUES(kind), version = VALUES(version), checksum = VALUES(checksum), status = 'running',
        statements_total = VALUES(statements_total), statements_done = VALUES(statements_done), error_message = NULL,
-       started_at = VALUES(started_at), finished_at = NULL, run_by = VALUES(run_by)`,
-    [m.name, m.kind, m.version, m.checksum, statementsTotal, statementsDone, runnerIdentity()]);
+       started_at = VALUES(started_at), finished_at = NULL, run_by = VALUES(run_by), thread_id = VALUES(thread_id)`,
+    [m.name, m.kind, m.version, m.checksum, statementsTotal, statementsDone, runnerIdentity(), threadId]);
+}
+
+/** SQL and parameters of "statement n done": run on the connection of a DML statement, inside its transaction. */
+export function progressStatement(name: string, statementsDone: number): [string, unknown[]] {
+  return [`UPDATE \`${LEDGER_TABLE}\` SET statements_done = ? WHERE name = ?`, [statementsDone, name]];
+}
+
+/** A resumed file stays interrupted at its statement, with the reason it cannot be resumed automatically. */
+export async function recordInterruption(conn: Connection, name: string, reason: string): Promise<void> {
+  await conn.query(`UPDATE \`${LEDGER_TABLE}\` SET error_message = ? WHERE name = ? AND status = 'running'`, [reason.slice(0, 60_000), name]);
 }
 
 export async function recordProgress(conn: Connection, name: string, statementsDone: number): Promise<void> {
-  await conn.query(`UPDATE \`${LEDGER_TABLE}\` SET statements_done = ? WHERE name = ?`, [statementsDone, name]);
+  await conn.query(...progressStatement(name, statementsDone));
 }
 
 export async function recordFailure(conn: Connection, name: string, failedIndex: number, message: string): Promise<void> {

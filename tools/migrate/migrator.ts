@@ -7,14 +7,21 @@ import { SqlStatement } from '../sql/splitter';
 import { splitForServer, SqlRunError } from '../sql/runner';
 import { detectServer, ServerInfo } from '../sql/flavour';
 import { upgradeSets } from '../campaigns/sets';
-import { restoreRoutineGrants } from '../users/apply';
 import { readRegistry } from '../users/registry';
+import { describeMissingGrant, grantLines, grantRoutine, MissingGrant, missingRoutineGrants, restoreRoutineGrants } from '../users/routine-grants';
+import { ddlEffect } from './ddl-effect';
+import { failpoint } from './failpoint';
+import { historyProblems, HistoryState, readHistoryState } from './history';
 import {
-  ensureLedger, ledgerExists, readLedger, recordApplied, recordFailure, recordProgress, recordReverted, recordStart,
+  DB_MIGRATE_TABLE, ensureLedger, LEDGER_TABLE, LedgerEntry, readLedger, progressStatement, recordApplied, recordFailure,
+  recordInterruption, recordProgress, recordReverted, recordStart,
 } from './ledger';
+import { createdRoutine, routineStatements } from './routines';
 import { discoverMigrations, MigrationSource, projectRoot, readSql } from './sources';
+import { fileAllowsLedgerTransactions, statementKind } from './statement-kind';
 import { compareWithLedger, FileStatus, validationProblems } from './status';
 import { DATABASE_OPTIONS } from '../sql/charset';
+import { StillRunning, stillRunningMessage, stillRunningOnServer } from './still-running';
 
 export interface MigrationResult {
   name: string;
@@ -87,10 +94,25 @@ interface Session {
   books: Connection;
   /** Runs the migration statements. */
   work: Connection;
+  /** CONNECTION_ID() of `work`, kept in the ledger while a file runs. */
+  workThread: number;
   server: ServerInfo;
+  history: HistoryState;
+  root: string;
 }
 
-async function withLockedSession<T>(options: CommonOptions, createDatabase: boolean, fn: (s: Session) => Promise<T>): Promise<T> {
+async function connectionId(conn: Connection): Promise<number> {
+  const [[row]] = await conn.query('SELECT CONNECTION_ID() AS id') as unknown as [[{ id: number }]];
+  return Number(row.id);
+}
+
+/**
+ * Under the schema lock, before anything changes: refuse while a killed run's statement is still
+ * executing on the server, and (unless the ledger is being rebuilt) while the ledger and the
+ * migrations table disagree. Only then is a missing ledger created.
+ */
+async function withLockedSession<T>(options: CommonOptions, createDatabase: boolean, fn: (s: Session) => Promise<T>,
+  purpose: 'migrate' | 'rebuild-ledger' = 'migrate'): Promise<T> {
   const database = databaseOf(options.url);
   if (createDatabase) {
     await withConnection(options.url, (conn) =>
@@ -106,8 +128,18 @@ async function withLockedSession<T>(options: CommonOptions, createDatabase: bool
       (holder) => options.log?.(`waiting for the schema lock on ${database} (held by connection ${holder})`));
     try {
       work = await connect(options.url);
+      const workThread = await connectionId(work);
+      const history = await readHistoryState(books);
+      const ledger = history.ledgerExists ? await readLedger(books) : [];
+      const running = await stillRunningOnServer(books, ledger, [workThread, await connectionId(books)]);
+      if (running) throw new OperationError(stillRunningMessage(running));
+      const root = options.root ?? projectRoot();
+      if (purpose === 'migrate') {
+        const problems = historyProblems(history, ledger, discoverMigrations(root));
+        if (problems.length) throw new UserError(`refusing to migrate: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more: \`migrate validate\`)` : ''}`);
+      }
       await ensureLedger(books);
-      return await fn({ database, books, work, server: await detectServer(work) });
+      return await fn({ database, books, work, workThread, server: await detectServer(work), history, root });
     } finally {
       await releaseSchemaLock(books, database).catch(() => undefined);
     }
@@ -118,27 +150,93 @@ async function withLockedSession<T>(options: CommonOptions, createDatabase: bool
 }
 
 function statementsOf(server: ServerInfo, source: MigrationSource, sql = source.sql): SqlStatement[] {
-  return splitForServer(sql, server);
+  const statements = splitForServer(sql, server);
+  return source.kind === 'repeatable' && sql === source.sql ? routineStatements(server, statements) : statements;
 }
 
-/** Runs statements from `from`, recording progress after each so a killed run leaves an exact trace. */
+/** A DML statement and its "statement i done" row commit together: after a kill, both or neither are there. */
+async function runWithProgress(s: Session, name: string, statement: SqlStatement, done: number): Promise<void> {
+  await s.work.beginTransaction();
+  try {
+    await s.work.query(statement.text);
+    await s.work.query(...progressStatement(name, done));
+    await s.work.commit();
+  } catch (err) {
+    await s.work.rollback().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Runs statements from `from`, recording progress after each so a killed run leaves an exact
+ * trace; DML statements record it in their own transaction (unless the file manages transactions
+ * itself). After each routine a repeatable file creates, its grants go back on the same connection.
+ */
 async function applyStatements(s: Session, source: MigrationSource, statements: SqlStatement[], from: number,
-  file: string): Promise<{ done: number; error?: string }> {
+  file: string, given: MissingGrant[] = []): Promise<{ done: number; error?: string }> {
+  const transactional = source.kind === 'versioned' && fileAllowsLedgerTransactions(statements.map((st) => st.text));
   for (let i = from; i < statements.length; i++) {
+    const statement = statements[i];
     try {
-      await s.work.query(statements[i].text);
+      if (transactional && statementKind(statement.text) === 'dml') {
+        await runWithProgress(s, source.name, statement, i + 1);
+      } else {
+        await s.work.query(statement.text);
+        const routine = source.kind === 'repeatable' && file === source.path ? createdRoutine(statement.text) : null;
+        if (routine) {
+          failpoint('after-routine-recreate');
+          given.push(...await grantRoutine(s.work, s.database, routine, s.root));
+        }
+        await recordProgress(s.books, source.name, i + 1);
+      }
     } catch (err) {
-      return { done: i, error: SqlRunError.from(file, statements[i], err).message };
+      if (err instanceof OperationError) return { done: i, error: `${file}: ${err.message}` };
+      return { done: i, error: SqlRunError.from(file, statement, err).message };
     }
-    await recordProgress(s.books, source.name, i + 1);
+    failpoint(`after-statement-${i + 1}`);
   }
   return { done: statements.length };
+}
+
+/**
+ * Where an interrupted versioned file resumes: the statement the run died in is run again only
+ * when that cannot apply it twice. A DML statement's transaction committed with its ledger row or
+ * not at all, so it runs again; a DDL statement is looked up in the catalogue; anything else the
+ * catalogue cannot confirm leaves the file interrupted with the reason.
+ */
+async function resumePoint(s: Session, source: MigrationSource, statements: SqlStatement[], from: number,
+  log: (line: string) => void): Promise<number> {
+  const statement = statements[from];
+  if (!statement) return from;
+  const kind = statementKind(statement.text);
+  let reason: string | null = null;
+  if (kind === 'ddl') {
+    const verdict = await ddlEffect(s.work, statement.text);
+    if (verdict.state === 'applied') {
+      log(`${source.name}.sql: statement ${from + 1} took effect before the run died (the catalogue shows it): marked done`);
+      await recordProgress(s.books, source.name, from + 1);
+      return from + 1;
+    }
+    if (verdict.state === 'undecidable') reason = verdict.reason;
+  } else if (kind === 'call') {
+    reason = 'a CALL may have changed data before the run died';
+  } else if (kind === 'dml' && !fileAllowsLedgerTransactions(statements.map((st) => st.text))) {
+    reason = 'the file manages its own transactions, so this statement may have committed';
+  }
+  if (reason) {
+    await recordInterruption(s.books, source.name, reason);
+    throw new UserError(`cannot resume ${source.name}.sql at statement ${from + 1} ("${statement.firstLine}"): ${reason} — ` +
+      `check by hand; complete the file and run \`migrate repair ${source.name}\``);
+  }
+  return from;
 }
 
 /** The files `up` would apply, in order, and where each starts; throws when the history forbids going on. */
 function workList(statuses: FileStatus[], sources: MigrationSource[], options: Pick<UpOptions, 'to' | 'resume'>) {
   const problems = validationProblems(statuses).filter((p) => {
     const st = statuses.find((s) => s.name === p.name)!;
+    // A repeatable file is re-applied whole, so a run killed inside one needs no --resume.
+    if (st.kind === 'repeatable' && st.state === 'interrupted') return false;
     return !(options.resume && (st.state === 'failed' || st.state === 'interrupted'));
   });
   if (problems.length) {
@@ -149,11 +247,11 @@ function workList(statuses: FileStatus[], sources: MigrationSource[], options: P
     throw new UserError(`refusing to migrate: ${first.name}.sql ${first.problem}${hint}`);
   }
   const byName = new Map(sources.map((s) => [s.name, s]));
-  const todo: { source: MigrationSource; from: number }[] = [];
+  const todo: { source: MigrationSource; from: number; interrupted?: boolean }[] = [];
   const versionedLeft = statuses.filter((s) => s.kind === 'versioned' && s.state !== 'applied');
   for (const st of versionedLeft) {
     if (options.to !== undefined && st.version! > options.to) continue;
-    todo.push({ source: byName.get(st.name)!, from: st.resumeAt ?? 0 });
+    todo.push({ source: byName.get(st.name)!, from: st.resumeAt ?? 0, interrupted: st.state === 'interrupted' });
   }
   const allVersionedDone = versionedLeft.every((st) => options.to === undefined || st.version! <= options.to);
   if (allVersionedDone) {
@@ -178,20 +276,22 @@ export async function migrateUp(options: UpOptions): Promise<RunReport> {
     // hostile database_users row refuses the run before any file is applied.
     if (todo.some((t) => t.source.kind === 'repeatable')) await readRegistry(s.work, s.database);
     const results: MigrationResult[] = [];
+    const given: MissingGrant[] = [];
     let failed = false;
-    for (const { source, from } of todo) {
+    for (const { source, from: recorded, interrupted } of todo) {
       if (failed) {
         results.push({ name: source.name, kind: source.kind, outcome: 'not-executed', statements: 0, startedAt: 0, ms: 0 });
         continue;
       }
       const started = Date.now();
       const statements = statementsOf(s.server, source);
-      if (from > statements.length) {
-        throw new UserError(`${source.name}.sql: cannot resume at statement ${from + 1}, the file now has ${statements.length} statements`);
+      if (recorded > statements.length) {
+        throw new UserError(`${source.name}.sql: cannot resume at statement ${recorded + 1}, the file now has ${statements.length} statements`);
       }
+      const from = interrupted && source.kind === 'versioned' ? await resumePoint(s, source, statements, recorded, log) : recorded;
       log(`applying ${source.name}.sql${from ? ` from statement ${from + 1}` : ''} (${statements.length - from} statements)`);
-      await recordStart(s.books, source, statements.length, from);
-      const outcome = await applyStatements(s, source, statements, from, source.path);
+      await recordStart(s.books, source, statements.length, from, s.workThread);
+      const outcome = await applyStatements(s, source, statements, from, source.path, given);
       if (outcome.error) {
         failed = true;
         await recordFailure(s.books, source.name, outcome.done, outcome.error);
@@ -202,10 +302,10 @@ export async function migrateUp(options: UpOptions): Promise<RunReport> {
       results.push({ name: source.name, kind: source.kind, outcome: 'applied', statements: statements.length - from, startedAt: from, ms: Date.now() - started });
     }
     const notes = failed || options.to !== undefined ? [] : await upgradeCampaignSets(s.work, Boolean(options.quiet));
-    // Re-creating a routine drops its grants: give them back to the users `users apply` registered.
-    if (results.some((r) => r.kind === 'repeatable' && r.outcome === 'applied')) {
-      notes.push(...await restoreRoutineGrants(s.work, s.database, options.root ?? projectRoot()));
-    }
+    // Every run, changed files or not: give back any grant a registered user lacks (a run killed
+    // between a routine's CREATE and its GRANT, a grant revoked by hand).
+    if (!failed) given.push(...await restoreRoutineGrants(s.work, s.database, s.root));
+    notes.push(...grantLines(given));
     return { database: s.database, results, notes, ok: !failed };
   });
   return report;
@@ -252,17 +352,34 @@ export async function migrateDown(options: DownOptions): Promise<RunReport> {
   });
 }
 
+export interface StatusReport {
+  database: string;
+  exists: boolean;
+  files: FileStatus[];
+  /** Where the ledger and db-migrate's migrations table disagree (history.ts). */
+  history: string[];
+  /** Expected routine grants the registered users lack, or why they could not be read. */
+  grants: string[];
+  /** A killed run's statement the server is still executing. */
+  stillRunning: StillRunning | null;
+}
+
 /** What the ledger and the checkout say, without changing anything (a missing database is all pending). */
-export async function migrationStatus(options: CommonOptions): Promise<{ database: string; exists: boolean; files: FileStatus[] }> {
+export async function migrationStatus(options: CommonOptions): Promise<StatusReport> {
   const database = databaseOf(options.url);
-  const sources = discoverMigrations(options.root ?? projectRoot());
+  const root = options.root ?? projectRoot();
+  const sources = discoverMigrations(root);
   if (!(await databaseExists(options.url, database))) {
-    return { database, exists: false, files: compareWithLedger(sources, [], false) };
+    return { database, exists: false, files: compareWithLedger(sources, [], false), history: [], grants: [], stillRunning: null };
   }
   return withConnection(options.url, async (conn) => {
-    const ledger = (await ledgerExists(conn)) ? await readLedger(conn) : [];
-    const running = (await schemaLockHolder(conn, database)) !== null;
-    return { database, exists: true, files: compareWithLedger(sources, ledger, running) };
+    const state = await readHistoryState(conn);
+    const ledger: LedgerEntry[] = state.ledgerExists ? await readLedger(conn) : [];
+    const stillRunning = await stillRunningOnServer(conn, ledger, [await connectionId(conn)]);
+    const running = stillRunning !== null || (await schemaLockHolder(conn, database)) !== null;
+    const grantState = await missingRoutineGrants(conn, database, root);
+    const grants = 'missing' in grantState ? grantState.missing.map(describeMissingGrant) : [grantState.unknown];
+    return { database, exists: true, files: compareWithLedger(sources, ledger, running), history: historyProblems(state, ledger, sources), grants, stillRunning };
   });
 }
 
@@ -304,4 +421,66 @@ export async function repairMigration(options: CommonOptions & { name: string })
 export function assertMigrated(report: RunReport): void {
   const failed = report.results.find((r) => r.outcome === 'failed');
   if (failed) throw new OperationError(failed.error ?? `${failed.name} failed`);
+}
+
+export interface LedgerRebuild {
+  database: string;
+  /** One line per change, e.g. "add schema/V0001__x.sql as applied". */
+  changes: string[];
+  written: boolean;
+}
+
+/**
+ * Rebuilds the versioned rows of the ledger from db-migrate's migrations table (the names) and
+ * the checkout (checksums, statement counts), after the DBA confirmed: the checkout's files are
+ * taken to be what was applied. Files the checkout lacks get a zero checksum and stay `missing`;
+ * failed or interrupted rows the migrations table cannot know of are kept; repeatable rows are
+ * kept (a missing one only makes `up` re-apply that routine).
+ */
+export async function rebuildLedger(options: CommonOptions & { confirmed: boolean }): Promise<LedgerRebuild> {
+  const sources = discoverMigrations(options.root ?? projectRoot());
+  return withLockedSession(options, false, async (s) => {
+    if (s.history.dbMigrate === null) throw new UserError(`${s.database} has no ${DB_MIGRATE_TABLE} table: there is no history to rebuild ${LEDGER_TABLE} from`);
+    const ledger = await readLedger(s.books);
+    const byName = new Map(ledger.map((e) => [e.name, e]));
+    const recorded = [...new Set(s.history.dbMigrate)];
+    const rows: { name: string; version: number | null; checksum: string; total: number }[] = [];
+    const changes: string[] = [];
+    const removals: string[] = [];
+    for (const name of recorded) {
+      const source = sources.find((src) => src.name === name);
+      const row = source
+        ? { name, version: source.version, checksum: source.checksum, total: statementsOf(s.server, source).length }
+        : { name, version: Number(/\/V(\d+)__/.exec(name)?.[1] ?? 0) || null, checksum: '0'.repeat(64), total: 0 };
+      const entry = byName.get(name);
+      const same = entry && entry.status === 'applied' && entry.kind === 'versioned' && entry.checksum === row.checksum &&
+        entry.version === row.version && entry.statementsDone === row.total && entry.statementsTotal === row.total;
+      if (same) continue;
+      rows.push(row);
+      changes.push(`${entry ? 'replace' : 'add'} ${name}.sql as applied${source ? '' : ' (not in this checkout: it will show as missing)'}`);
+    }
+    for (const entry of ledger) {
+      if (entry.kind === 'versioned' && entry.status === 'applied' && !recorded.includes(entry.name)) {
+        removals.push(entry.name);
+        changes.push(`remove ${entry.name}.sql (applied in ${LEDGER_TABLE}, but not in ${DB_MIGRATE_TABLE})`);
+      }
+    }
+    if (!options.confirmed || !changes.length) return { database: s.database, changes, written: false };
+    await s.books.beginTransaction();
+    try {
+      for (const name of removals) await s.books.query(`DELETE FROM \`${LEDGER_TABLE}\` WHERE name = ?`, [name]);
+      for (const r of rows) {
+        await s.books.query(`DELETE FROM \`${LEDGER_TABLE}\` WHERE name = ?`, [r.name]);
+        await s.books.query(
+          `INSERT INTO \`${LEDGER_TABLE}\` (name, kind, version, checksum, status, statements_total, statements_done, error_message, started_at, finished_at, run_by)
+           VALUES (?, 'versioned', ?, ?, 'applied', ?, ?, 'rebuilt from ${DB_MIGRATE_TABLE} by migrate repair --rebuild-ledger', CURRENT_TIMESTAMP(3), CURRENT_TIMESTAMP(3), ?)`,
+          [r.name, r.version, r.checksum, r.total, r.total, 'migrate repair --rebuild-ledger']);
+      }
+      await s.books.commit();
+    } catch (err) {
+      await s.books.rollback().catch(() => undefined);
+      throw err;
+    }
+    return { database: s.database, changes, written: true };
+  }, 'rebuild-ledger');
 }

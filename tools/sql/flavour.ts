@@ -41,6 +41,12 @@ export interface ServerInfo {
    */
   passwordPlugin: string;
   identifiedByPassword: string;
+  /**
+   * How `migrate up` re-applies a routine. MariaDB has CREATE OR REPLACE PROCEDURE/FUNCTION: the
+   * routine is never absent and keeps its grants. MySQL has not: DROP, CREATE and the re-grant run
+   * back to back on one connection (the DROP takes the routine's grants with it).
+   */
+  routineReplace: 'create-or-replace' | 'drop-create-grant';
 }
 
 /**
@@ -91,6 +97,7 @@ export function describeServer(version: string, localInfile: boolean): ServerInf
     identifiedByPassword: flavour === 'mariadb'
       ? 'IDENTIFIED VIA mysql_native_password USING PASSWORD(?)'
       : 'IDENTIFIED WITH caching_sha2_password BY ?',
+    routineReplace: flavour === 'mariadb' ? 'create-or-replace' : 'drop-create-grant',
   };
 }
 

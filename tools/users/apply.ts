@@ -200,27 +200,3 @@ export async function applyUsers(options: UsersOptions): Promise<UsersReport> {
     await conn.end().catch(() => conn.destroy());
   }
 }
-
-/**
- * After `migrate up` re-created routines (DROP + CREATE drops their grants on both servers), gives
- * the registered application and reporting users EXECUTE on their routines again. Needs GRANT
- * OPTION, which the migrator has. Returns the lines for the migrate report.
- */
-export async function restoreRoutineGrants(conn: Connection, database: string, root = projectRoot()): Promise<string[]> {
-  const registered = (await readRegistry(conn, database)).filter((r) => r.purpose !== 'migrator');
-  if (!registered.length) return [];
-  const byRole = routineGrants(await liveRoutines(conn, database), root);
-  const lines: string[] = [];
-  for (const account of registered) {
-    const grants = desiredGrants(account.purpose as Purpose, database, byRole);
-    for (const grant of grants) {
-      try {
-        await conn.query(grantStatement(grant, accountSql(account)));
-      } catch (err) {
-        throw new OperationError(`routine grants not restored for ${accountSql(account)}: ${(err as Error).message} (run \`reminderly-db users apply\` as an administrator)`);
-      }
-    }
-    lines.push(`routine grants restored: ${grants.length} for ${account.user}`);
-  }
-  return lines;
-}

@@ -104,7 +104,7 @@ export function parseGrantLine(line: string): Grant | null {
   return { object: m[2].trim(), privileges, grantOption: /\bWITH GRANT OPTION\b/i.test(m[3]) };
 }
 
-export async function actualGrants(conn: Connection, account: Account): Promise<string[]> {
+export async function actualGrants(conn: Connection, account: Pick<Account, 'user' | 'host'>): Promise<string[]> {
   const rows = await queryRows<Record<string, string>>(conn, 'SHOW GRANTS FOR ?@?', [account.user, account.host]);
   return rows.map((r) => Object.values(r)[0]);
 }
