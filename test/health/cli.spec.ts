@@ -108,7 +108,7 @@ describe('reminderly-db health', () => {
     // Seven hours on, as the server's clock sees it: past the default threshold of 360 min.
     await conn.query("UPDATE maintenance_runs SET started_at = started_at - INTERVAL 7 HOUR WHERE step = 'offload' AND finished_at IS NULL");
     const late = health(...quiet, '--json');
-    expect(late.code).to.equal(2);
+    expect(late.code, late.stderr).to.equal(ExitCode.Findings);
     const alarms = JSON.parse(late.stdout).alarms as { name: string; subject: string; value: number }[];
     expect(alarms.map((a) => `${a.name} ${a.subject}`)).to.deep.equal(['maintenance_unfinished offload']);
     expect(alarms[0].value).to.be.at.least(420);

@@ -163,7 +163,9 @@ describe('users apply: least-privilege database users', function () {
       fs.appendFileSync(path.join(copy, 'procedures', 'claim_batch.sql'), '-- changed by the users spec\n');
       const report = await migrateUp({ url: urlAs(db, account('migrator'), environment), root: copy, quiet: true });
       expect(report.results.map((r) => `${r.name} ${r.outcome}`)).to.deep.equal(['procedures/claim_batch applied']);
-      expect(report.notes).to.include(`routine grants restored: 1 for ${account('application').user}`);
+      // 1 where the migrator may read the other accounts' grants, every expected one where it may not
+      // (GRANT is idempotent); either way the CALL below must succeed.
+      expect(report.notes.some((n) => new RegExp(`^routine grants restored: \\d+ for ${account('application').user}$`).test(n)), report.notes.join('; ')).to.equal(true);
     } finally {
       fs.rmSync(copy, { recursive: true, force: true });
     }

@@ -10,7 +10,7 @@ import { Connection, parseUrl, queryRows, quoteIdentifier, withConnection, withD
 import { ServerInfo } from '../sql/flavour';
 import { tableChecksum } from './checksum';
 import { restoreDump, sha256OfFile, toolVersion, ToolMissingError } from './dump';
-import { withVerifyScratch } from './verify-scratch';
+import { verifyLockName, verifyScratchName, withVerifyScratch } from './verify-scratch';
 
 /** One table of a dump: what the source held when it was dumped. */
 export interface DumpedTable {
@@ -112,6 +112,26 @@ export async function removeStaleVerificationCopies(url: string, log?: (line: st
       await conn.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
       const age = Math.round(Date.now() / 1000 - parseInt(name.split('_')[1], 36));
       log?.(`removed ${name}, a verification copy left by a killed run (${age} s old, its process gone)`);
+    }
+    // The fixed scratch schema <db>_verify (verify-scratch.ts) left by a killed verification: removed
+    // only while no verification holds its lock, i.e. nobody is using it.
+    const { database } = parseUrl(url);
+    if (database) {
+      const scratch = verifyScratchName(database);
+      const [exists] = await queryRows<{ n: number }>(conn, 'SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [scratch]);
+      if (Number(exists.n) > 0) {
+        const lock = verifyLockName(database);
+        const [got] = await queryRows<{ got: number | null }>(conn, 'SELECT GET_LOCK(?, 0) AS got', [lock]);
+        if (got.got === 1) {
+          try {
+            await conn.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratch)}`);
+            stale.push(scratch);
+            log?.(`removed ${scratch}, a verification copy left by a killed run (no verification holds its lock)`);
+          } finally {
+            await conn.query('SELECT RELEASE_LOCK(?)', [lock]);
+          }
+        }
+      }
     }
     return stale;
   }, { database: null });

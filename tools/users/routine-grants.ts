@@ -88,7 +88,15 @@ export async function restoreRoutineGrants(conn: Connection, database: string, r
 
 /** The migrate report's lines: one per user that was given grants. */
 export function grantLines(given: MissingGrant[]): string[] {
+  // A grant given right after its routine was re-created and again by the closing heal (which gives
+  // every expected grant when the migrator may not read other accounts' grants) counts once.
+  const seen = new Set<string>();
   const perUser = new Map<string, number>();
-  for (const m of given) perUser.set(m.account.user, (perUser.get(m.account.user) ?? 0) + 1);
+  for (const m of given) {
+    const key = JSON.stringify([m.account.user, m.account.host, m.grant]);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    perUser.set(m.account.user, (perUser.get(m.account.user) ?? 0) + 1);
+  }
   return [...perUser].map(([user, n]) => `routine grants restored: ${n} for ${user}`);
 }
