@@ -5,6 +5,7 @@ import fs from 'fs';
 import path from 'path';
 import { FieldInfo, fieldKind, Kind, NOT_NULL_FLAG, RawSet, sqlTypeInfo } from '../../bindings/runtime';
 import { UserError } from '../errors';
+import { projectRoot } from '../migrate/sources';
 import { CatalogueParam, CatalogueRoutine } from './catalogue';
 import { DeclaredColumn, RoutineHeader } from './header';
 import { Observation, sourceKey } from './sandbox';
@@ -314,7 +315,7 @@ export function buildRoutineModel(routine: CatalogueRoutine, header: RoutineHead
 
 /** Every name the runtime exports: the index re-exports them next to the bindings. */
 function runtimeExports(): Set<string> {
-  const source = fs.readFileSync(path.join(__dirname, '..', '..', 'bindings', 'runtime.ts'), 'utf8');
+  const source = fs.readFileSync(path.join(projectRoot(), 'bindings', 'runtime.ts'), 'utf8');
   return new Set([...source.matchAll(/^export (?:declare )?(?:abstract )?(?:class|function|interface|type|const|let|enum|async function) ([A-Za-z_$][\w$]*)/gm)].map((m) => m[1]));
 }
 

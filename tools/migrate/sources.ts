@@ -27,9 +27,15 @@ export interface MigrationSource {
   sql: string;
 }
 
-/** The project root: where package.json of reminderly-db lives. */
+/**
+ * The project root: the nearest folder above this module that holds a package.json. The same from
+ * the TypeScript sources (tools/migrate/) and from the compiled CLI (dist/tools/migrate/).
+ */
 export function projectRoot(): string {
-  return path.resolve(__dirname, '..', '..');
+  for (let dir = path.resolve(__dirname, '..', '..'); ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(__dirname, '..', '..');
+  }
 }
 
 export function readSql(file: string): string {
