@@ -9,7 +9,7 @@ import os from 'os';
 import path from 'path';
 import mysql from 'mysql2/promise';
 import { OperationError } from '../errors';
-import { Flavour } from '../sql/flavour';
+import { ServerFlavour } from '../sql/flavour';
 
 /** Every private server directory starts with this prefix; cleanup never touches anything else. */
 export const SERVER_DIR_PREFIX = 'reminderly-server-';
@@ -33,7 +33,7 @@ export interface PrivateServer {
    */
   dataDir: string;
   pid: number;
-  flavour: Flavour;
+  flavour: ServerFlavour;
   /** Shuts the server down and removes its directory; calling it again does nothing. */
   stop(): Promise<void>;
 }
@@ -76,7 +76,7 @@ function isExecutable(file: string): boolean {
 
 interface ServerTools {
   binary: string;
-  flavour: Flavour;
+  flavour: ServerFlavour;
   /** MariaDB initialises with mariadb-install-db; MySQL with the server binary itself. */
   installer: string | null;
 }
@@ -86,7 +86,7 @@ function findServerTools(binaryOption?: string): ServerTools | null {
   if (!binary) return null;
   // The name says nothing: Debian's mysqld is a link to mariadbd. Ask the binary.
   const version = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout ?? '';
-  const flavour: Flavour = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
+  const flavour: ServerFlavour = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
   if (flavour === 'mysql') return { binary, flavour, installer: null };
   const besideBinary = [path.dirname(binary), path.join(path.dirname(binary), '..', 'bin')];
   const installer = findExecutable('mariadb-install-db', besideBinary) ?? findExecutable('mysql_install_db', besideBinary);
@@ -94,7 +94,7 @@ function findServerTools(binaryOption?: string): ServerTools | null {
 }
 
 /** The flavour of the server binary private servers would run, or null when none can start. */
-export function privateServerFlavour(binary?: string): Flavour | null {
+export function privateServerFlavour(binary?: string): ServerFlavour | null {
   return findServerTools(binary)?.flavour ?? null;
 }
 

@@ -3,7 +3,7 @@
 // access type, index — and, where a rule is knowingly broken, the written reason.
 import fs from 'fs';
 import { UserError } from '../errors';
-import { Flavour } from '../sql/flavour';
+import { ServerFlavour } from '../sql/flavour';
 
 export interface ExpectedRow {
   routine: string;
@@ -121,7 +121,7 @@ export function shorten(text: string, max = 160): string {
 }
 
 /** A readable before/after for one diff. */
-export function renderDiff(d: PlanDiff, flavour: Flavour): string {
+export function renderDiff(d: PlanDiff, flavour: ServerFlavour): string {
   const table = `${d.table}${d.alias ? ` AS ${d.alias}` : ''}${d.select > 1 ? ` (query block ${d.select})` : ''}`;
   const head = d.kind === 'changed' ? 'plan changed' : d.kind === 'new' ? 'not in the plan file' : 'recorded but no longer seen';
   return [

@@ -8,7 +8,7 @@ import path from 'path';
 import { OperationError, UserError } from '../errors';
 import { PrivateServer, serverSupportsPrivateStart, startPrivateServer } from '../harness/private-server';
 import { redactUrl, withConnection, withDatabase } from '../sql/connection';
-import { detectServer, Flavour, ServerInfo } from '../sql/flavour';
+import { detectServer, ServerFlavour, ServerInfo } from '../sql/flavour';
 import { queryRows } from '../sql/connection';
 
 export interface CaptureServer {
@@ -31,7 +31,7 @@ export interface CaptureServerOptions {
 }
 
 /** Server options a private capture server starts with. */
-export function privateServerArgs(flavour: Flavour, slowLogFile: string): string[] {
+export function privateServerArgs(flavour: ServerFlavour, slowLogFile: string): string[] {
   return flavour === 'mariadb'
     ? ['--slow-query-log=ON', '--log-output=FILE', `--slow-query-log-file=${slowLogFile}`]
     : ['--performance-schema=ON', '--performance-schema-consumer-events-statements-history-long=ON',
