@@ -75,7 +75,7 @@ export function readSqlFile(file: string): string {
  */
 export async function detectClientDialect(conn: Connection): Promise<Required<SplitOptions>> {
   const server = await detectServer(conn);
-  return clientDialectFor(server, server.flavour === 'mysql' && await parsesDollarQuotes(conn));
+  return clientDialectFor(server, server.clientProbesDollarQuotes && await parsesDollarQuotes(conn));
 }
 
 async function parsesDollarQuotes(conn: Connection): Promise<boolean> {
