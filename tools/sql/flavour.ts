@@ -1,13 +1,14 @@
 // The one place that knows how MySQL and MariaDB differ. Every other module asks for a named
 // capability of the server (a ServerInfo, from detectServer) or of a flavour (flavourCapabilities)
 // instead of testing the flavour or the version string itself, so adding a server (a newer
-// MariaDB, Galera) means changing this file only: an entry in FLAVOURS, and for a capability that
-// changes with the version, its rule in describeServer.
+// MariaDB, Galera) means changing this file only: an entry in FLAVOURS, where a capability that
+// changes with the version is a function of it (clientKeepsComments).
 //
 // Capabilities:
 //   flavour, version, major, minor, versionComment  parseServerVersion() of VERSION() or of a server
 //                                                    binary's --version line
 //   clientCommand, clientCommands, clientPackage    the command-line client that ships with the server
+//     (clientPackageOfTool())
 //   clientKeepsComments, clientProbesDollarQuotes   how that client reads .sql files (tools/sql/splitter.ts)
 //   clientDefaultCharacterSet()                     the character set its session starts in
 //   dumpCommand, dumpOptions                        the matching dump tool and the options it needs
@@ -246,6 +247,12 @@ const FLAVOURS: Record<ServerFlavour, FlavourEntry> = {
 export function flavourCapabilities(flavour: ServerFlavour): FlavourCapabilities {
   const { versionMarker: _marker, clientKeepsComments: _comments, ...capabilities } = FLAVOURS[flavour];
   return capabilities;
+}
+
+/** The package a flavour's client or dump tool comes with (e.g. mariadb-dump: the MariaDB client package), if the command is one. */
+export function clientPackageOfTool(command: string): FlavourCapabilities['clientPackage'] | undefined {
+  const flavour = SERVER_FLAVOURS.find((f) => FLAVOURS[f].dumpCommand === command || FLAVOURS[f].clientCommands[0] === command);
+  return flavour && FLAVOURS[flavour].clientPackage;
 }
 
 /**
