@@ -9,7 +9,8 @@
 //                                                    binary's --version line
 //   clientCommand, clientCommands, clientPackage    the command-line client that ships with the server
 //     (clientPackageOfTool())
-//   clientKeepsComments, clientProbesDollarQuotes   how that client reads .sql files (tools/sql/splitter.ts)
+//   clientReader, clientKeepsComments,              how that client reads .sql files (tools/sql/splitter.ts)
+//     clientProbesDollarQuotes
 //   clientDefaultCharacterSet()                     the character set its session starts in
 //   dumpCommand, dumpOptions                        the matching dump tool and the options it needs
 //   localInfile                                     whether LOAD DATA LOCAL INFILE may be streamed
@@ -86,6 +87,8 @@ export interface FlavourCapabilities {
   clientCommands: string[];
   /** The package that brings the client and the dump tool: `label` for messages, `name` to install. */
   clientPackage: { label: string; name: string };
+  /** Whose command-line client's file reader the client is (tools/sql/splitter.ts imitates MySQL's and MariaDB's). */
+  clientReader: ServerFlavour;
   /** Dump tool matching this server. */
   dumpCommand: string;
   /** Options the dump tool needs on this server to give a dump restorable into the same server. */
@@ -166,6 +169,7 @@ const FLAVOURS: Record<ServerFlavour, FlavourEntry> = {
     versionMarker: /mariadb/i,
     clientCommands: ['mariadb', 'mysql'],
     clientPackage: { label: 'the MariaDB client package', name: 'mariadb-client' },
+    clientReader: 'mariadb',
     dumpCommand: 'mariadb-dump',
     dumpOptions: [],
     clientKeepsComments: () => false,
@@ -201,6 +205,7 @@ const FLAVOURS: Record<ServerFlavour, FlavourEntry> = {
     versionMarker: null,
     clientCommands: ['mysql'],
     clientPackage: { label: 'the MySQL client package', name: 'mysql-client' },
+    clientReader: 'mysql',
     dumpCommand: 'mysqldump',
     // MySQL 8+/9 turn GTIDs on by default: a dump that sets GTID_PURGED cannot be restored into
     // the server it came from (ERROR 3546), so the dump must leave GTIDs out.

@@ -28,7 +28,7 @@ export interface SqlStatement {
 /** Which client to imitate. The default is MySQL's mysql client with comments stripped, as MySQL 8.0's did. */
 export interface SplitOptions {
   /**
-   * 'mariadb': /*M! comments are executable, /*+ is a plain comment, and "--" opens a comment at a
+   * Whose client's reader (ServerInfo.clientReader). 'mariadb': /*M! comments are executable, /*+ is a plain comment, and "--" opens a comment at a
    * statement's start even without a following blank. 'mysql': /*+ optimizer hints are kept whole.
    */
   client?: ServerFlavour;
@@ -58,7 +58,7 @@ export class SqlSplitError extends UserError {
  */
 export function clientDialectFor(server: ServerInfo, serverParsesDollarQuotes: boolean): Required<SplitOptions> {
   return {
-    client: server.flavour,
+    client: server.clientReader,
     keepComments: server.clientKeepsComments,
     dollarQuotes: server.clientProbesDollarQuotes && serverParsesDollarQuotes,
   };
