@@ -93,7 +93,7 @@ interface ServerTools {
 }
 
 /** The server binaries looked for when none is given, e.g. mariadbd, else mysqld. */
-const DEFAULT_BINARIES = SERVER_FLAVOURS.map((f) => flavourCapabilities(f).privateServer.binary);
+export const DEFAULT_BINARIES = SERVER_FLAVOURS.map((f) => flavourCapabilities(f).privateServer.binary);
 
 function findServerTools(binaryOption?: string): ServerTools | null {
   const binary = binaryOption ? findExecutable(binaryOption) : firstExecutable(DEFAULT_BINARIES);
