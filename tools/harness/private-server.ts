@@ -67,7 +67,7 @@ function findExecutable(name: string, extraDirs: string[] = []): string | null {
   return null;
 }
 
-function firstExecutable(names: string[], extraDirs: string[] = []): string | null {
+function firstExecutable(names: readonly string[], extraDirs: string[] = []): string | null {
   for (const name of names) {
     const found = findExecutable(name, extraDirs);
     if (found) return found;

@@ -43,9 +43,9 @@ export interface PrivateServerRecipe {
   /** The server binary's usual name, looked for when none is given (SERVER_FLAVOURS order). */
   binary: string;
   /** Tools that initialise an empty datadir, tried in order (beside the binary, on PATH); none: the server binary does it itself. */
-  installers: string[];
+  installers: readonly string[];
   /** Options of the initialisation, before the harness's --datadir and --tmpdir. */
-  initialiseArgs: string[];
+  initialiseArgs: readonly string[];
   /** Server options needed to run from a private directory; `filesDir` is created for them when needsFilesDir. */
   serverArgs(filesDir: string): string[];
   needsFilesDir: boolean;
@@ -84,7 +84,7 @@ export interface ReplicationSql {
 /** Everything that is the same for every version of a flavour. */
 export interface FlavourCapabilities {
   /** The names this flavour's command-line client goes by, preferred first (older MariaDB packages have only `mysql`). */
-  clientCommands: string[];
+  clientCommands: readonly string[];
   /** The package that brings the client and the dump tool: `label` for messages, `name` to install. */
   clientPackage: { label: string; name: string };
   /** Whose command-line client's file reader the client is (tools/sql/splitter.ts imitates MySQL's and MariaDB's). */
@@ -92,7 +92,7 @@ export interface FlavourCapabilities {
   /** Dump tool matching this server. */
   dumpCommand: string;
   /** Options the dump tool needs on this server to give a dump restorable into the same server. */
-  dumpOptions: string[];
+  dumpOptions: readonly string[];
   /**
    * Whether the matching client sends `select $$` on connecting to learn whether the server lexes
    * $$ quotes (MySQL 9's does, and then reads $$...$$ as quoted text); MariaDB's never quotes with $.
@@ -119,7 +119,7 @@ export interface FlavourCapabilities {
    * Session settings EXPLAIN needs, each allowed to fail: MySQL 8.3+ defaults to JSON format
    * version 2 on some builds and the normaliser reads version 1 (older servers lack the variable).
    */
-  explainSessionSettings: string[];
+  explainSessionSettings: readonly string[];
   /**
    * The password plugin the toolkit's database users get (tools/users), and the CREATE/ALTER USER
    * clause that sets a password with it (one ? placeholder: the password). MySQL 9 has no
