@@ -1,4 +1,4 @@
-// `migrate baseline` on a real server: a database restored from the server's own `mysqldump` of
+// `migrate baseline` on a real server: a database restored from the server's own dump (`mariadb-dump`, `mysqldump`) of
 // a migrated one (campaign sets, routines; no ledger) is adopted only when its schema equals the
 // history: a difference refuses it with the line, --dry-run writes nothing (row counts), and
 // after a real baseline `migrate up` has nothing to do and drift finds nothing.
@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'child_process';
 import { createThrowawayDatabase, ThrowawayDatabase, useThrowawayDatabase } from '../../tools/harness/database';
 import { parseUrl, queryRows, withConnection } from '../../tools/sql/connection';
+import { detectServer, ServerInfo } from '../../tools/sql/flavour';
 import { FINDINGS_EXIT_CODE } from '../../tools/errors';
 import { migrateUp, migrationStatus } from '../../tools/migrate/migrator';
 import { discoverMigrations } from '../../tools/migrate/sources';
@@ -17,15 +18,13 @@ function connectionArgs(url: string): string[] {
   return ['--protocol=TCP', '-h', u.host, '-P', String(u.port), '-u', u.user, ...(u.password ? [`-p${u.password}`] : [])];
 }
 
-/** What a DBA does: the server's own mysqldump with routines, without the tool's books; restored by the client. */
-function dumpAndRestore(from: ThrowawayDatabase, to: ThrowawayDatabase): void {
-  const help = spawnSync('mysqldump', ['--help'], { encoding: 'utf8' }).stdout;
-  const gtid = /--set-gtid-purged/.test(help) ? ['--set-gtid-purged=OFF'] : [];
-  const dump = spawnSync('mysqldump', [...connectionArgs(from.url), ...gtid, '--routines', '--triggers', '--events', '--single-transaction', '--no-tablespaces',
+/** What a DBA does: the server's own dump tool with routines, without the tool's books; restored by the client. */
+function dumpAndRestore(server: ServerInfo, from: ThrowawayDatabase, to: ThrowawayDatabase): void {
+  const dump = spawnSync(server.dumpCommand, [...connectionArgs(from.url), ...server.dumpOptions, '--routines', '--triggers', '--events', '--single-transaction', '--no-tablespaces',
     `--ignore-table=${from.name}.migrations`, `--ignore-table=${from.name}.migration_ledger`, from.name], { encoding: 'buffer', maxBuffer: 1 << 28 });
-  if (dump.status !== 0) throw new Error(`mysqldump: ${dump.stderr.toString()}`);
-  const restore = spawnSync('mysql', [...connectionArgs(to.url), to.name], { input: dump.stdout, encoding: 'utf8' });
-  if (restore.status !== 0) throw new Error(`mysql < dump: ${restore.stderr}`);
+  if (dump.status !== 0) throw new Error(`${server.dumpCommand}: ${dump.stderr.toString()}`);
+  const restore = spawnSync(server.clientCommand, [...connectionArgs(to.url), to.name], { input: dump.stdout, encoding: 'utf8' });
+  if (restore.status !== 0) throw new Error(`${server.clientCommand} < dump: ${restore.stderr}`);
 }
 
 describe('migrate baseline', function () {
@@ -35,12 +34,13 @@ describe('migrate baseline', function () {
   let campaignId: number;
 
   before(async () => {
-    await withConnection(source.url, async (conn) => {
+    const server = await withConnection(source.url, async (conn) => {
       const company = await seedCompany(conn, 3);
       campaignId = await createCampaign(conn, company.companyId, 'baseline');
+      return detectServer(conn);
     });
     copy = await createThrowawayDatabase('blcopy');
-    dumpAndRestore(source, copy);
+    dumpAndRestore(server, source, copy);
   });
   after(async () => {
     await copy?.drop();

@@ -4,17 +4,17 @@ import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { ThrowawayDatabase, useThrowawayDatabase } from '../../tools/harness/database';
+import { findClient } from '../../tools/sql/client';
 import { Connection, parseUrl, queryRows } from '../../tools/sql/connection';
+import { flavourCapabilities, ServerFlavour } from '../../tools/sql/flavour';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-export function clientFor(flavour: 'mysql' | 'mariadb'): string {
+export function clientFor(flavour: ServerFlavour): string {
   if (process.env.MYSQL_CLIENT) return process.env.MYSQL_CLIENT;
-  const names = flavour === 'mariadb' ? ['mariadb', 'mysql'] : ['mysql'];
-  for (const name of names) {
-    if (spawnSync(name, ['--version'], { encoding: 'utf8' }).status === 0) return name;
-  }
-  throw new Error(`no ${flavour} command-line client on PATH (set MYSQL_CLIENT)`);
+  const client = findClient(flavourCapabilities(flavour));
+  if ('error' in client) throw new Error(`no ${flavour} command-line client on PATH (set MYSQL_CLIENT)`);
+  return client.command;
 }
 
 /** Pipes a .sql file through the command-line client into the database, as a DBA would. */

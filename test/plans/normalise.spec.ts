@@ -6,10 +6,11 @@ import fs from 'fs';
 import path from 'path';
 import { normaliseMariadb, normaliseMysql, RawPlanRow, scanKind } from '../../tools/plans/normalise';
 import { resolveRows } from '../../tools/plans/explain';
+import { ServerFlavour } from '../../tools/sql/flavour';
 
 const SAMPLES = path.join(__dirname, 'samples');
 
-function sample(flavour: 'mysql' | 'mariadb', prefix: string): { sql: string; rows: RawPlanRow[] } {
+function sample(flavour: ServerFlavour, prefix: string): { sql: string; rows: RawPlanRow[] } {
   const file = fs.readdirSync(path.join(SAMPLES, flavour)).find((f) => f.startsWith(prefix));
   if (!file) throw new Error(`no sample ${prefix} for ${flavour}`);
   const data = JSON.parse(fs.readFileSync(path.join(SAMPLES, flavour, file), 'utf8'));

@@ -185,7 +185,7 @@ async function baselineRun(ctx: BenchContext, messages: string, kind: 'bare' | '
   const conns = await Promise.all(Array.from({ length: workers }, () => openConnection(ctx)));
   const progress = startProgress({ label: `claim: ${kind}, ${workers} worker(s)`, total: range.n, unit: 'rows', mode: ctx.progress });
   try {
-    const [lvl] = await queryRows<{ v: string }>(conns[0], ctx.server.flavour === 'mariadb' ? 'SELECT @@tx_isolation AS v' : 'SELECT @@transaction_isolation AS v');
+    const [lvl] = await queryRows<{ v: string }>(conns[0], `SELECT @@${ctx.server.isolationVariable} AS v`);
     const level = kind === 'bare' ? 'READ COMMITTED' : `${String(lvl.v).replace('-', ' ')} (session default)`;
     const t0 = now();
     const { value: run, sample } = await sampled(ctx, conns, () => allWorkers(conns, async (c) => {

@@ -7,7 +7,7 @@ import { MachineInfo, ServerReport } from './types';
 
 export async function describeServerForBench(conn: Connection, server: ServerInfo, url: string): Promise<ServerReport> {
   const names = ['innodb_flush_log_at_trx_commit', 'sync_binlog', 'log_bin', 'binlog_format', 'innodb_doublewrite', 'innodb_buffer_pool_size',
-    'transaction_isolation', 'tx_isolation'];
+    server.isolationVariable];
   const rows = await queryRows<{ Variable_name: string; Value: string }>(conn,
     `SHOW GLOBAL VARIABLES WHERE Variable_name IN (${names.map(() => '?').join(', ')})`, names);
   const v = (name: string) => rows.find((r) => r.Variable_name === name)?.Value ?? null;
@@ -25,7 +25,7 @@ export async function describeServerForBench(conn: Connection, server: ServerInf
       innodb_doublewrite: v('innodb_doublewrite'),
     },
     innodb_buffer_pool_size_mb: pool === null ? null : Math.round(Number(pool) / 1048576),
-    isolation: v('transaction_isolation') ?? v('tx_isolation'),
+    isolation: v(server.isolationVariable),
     local_infile: server.localInfile,
   };
 }

@@ -14,10 +14,11 @@
 //                         same CSV file, timed as a whole process (start-up included, ~10 ms)
 // The ceiling and the loader, the pair the target compares, run interleaved `repeats` times and
 // report their best run; the others run once.
-import { spawn, spawnSync } from 'child_process';
+import { spawn } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { loadMessages } from '../pipeline/loader';
+import { findClient } from '../sql/client';
 import { parseUrl, queryRows, quoteIdentifier, withConnection } from '../sql/connection';
 import { startProgress } from '../progress';
 import { BenchContext, countRows, elapsed, fmtInt, freshCampaign, MESSAGE_COLUMNS, messageAt, MessageRow, now } from './context';
@@ -56,16 +57,6 @@ function writeCsv(file: string, rows: MessageRow[]): number {
     fs.closeSync(fd);
   }
   return fs.statSync(file).size;
-}
-
-/** The command-line client for this server and its version line, or why there is none. */
-export function findClient(flavour: 'mysql' | 'mariadb'): { command: string; version: string } | { error: string } {
-  const names = flavour === 'mariadb' ? ['mariadb', 'mysql'] : ['mysql'];
-  for (const command of names) {
-    const r = spawnSync(command, ['--version'], { encoding: 'utf8' });
-    if (r.status === 0) return { command, version: r.stdout.trim() };
-  }
-  return { error: `no ${names.join(' or ')} client on PATH` };
 }
 
 function sqlString(text: string): string {
@@ -222,7 +213,7 @@ export async function runLoadSection(ctx: BenchContext, options: LoadOptions): P
     }
 
     // The pair the target compares, interleaved.
-    const client = findClient(ctx.server.flavour);
+    const client = findClient(ctx.server);
     if ('error' in client) {
       section.ceiling.note = `not measured: ${client.error}`;
     } else if (!localInfile) {

@@ -1,6 +1,7 @@
 // The shapes of a benchmark run: what each section measures and what bench-results.json holds.
 // Every figure says how it was obtained (rows, seconds, the method's own note), so a reader of the
 // JSON can judge it without the code.
+import type { ServerFlavour } from '../sql/flavour';
 
 export const SECTIONS = ['load', 'claim', 'scale', 'maintenance', 'sqlrun'] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -140,7 +141,7 @@ export interface MachineInfo {
 
 export interface ServerReport {
   url: string;
-  flavour: 'mysql' | 'mariadb';
+  flavour: ServerFlavour;
   version: string;
   versionComment: string;
   durability: {

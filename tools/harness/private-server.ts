@@ -9,7 +9,7 @@ import os from 'os';
 import path from 'path';
 import mysql from 'mysql2/promise';
 import { OperationError } from '../errors';
-import { Flavour } from '../sql/flavour';
+import { flavourCapabilities, parseServerVersion, PrivateServerRecipe, SERVER_FLAVOURS, ServerFlavour } from '../sql/flavour';
 
 /** Every private server directory starts with this prefix; cleanup never touches anything else. */
 export const SERVER_DIR_PREFIX = 'reminderly-server-';
@@ -33,7 +33,7 @@ export interface PrivateServer {
    */
   dataDir: string;
   pid: number;
-  flavour: Flavour;
+  flavour: ServerFlavour;
   /** Shuts the server down and removes its directory; calling it again does nothing. */
   stop(): Promise<void>;
 }
@@ -48,6 +48,8 @@ const DATA_SUBDIR = 'data';
 // Each server gets its own tmpdir: concurrent MariaDB bootstraps sharing /tmp crash now and then (signal 11
 // dropping an internal temporary table), and a private tmpdir goes away with the server.
 const TMP_SUBDIR = 'tmp';
+/** For a server that needs a directory of its own for files (MySQL's secure_file_priv). */
+const FILES_SUBDIR = 'files';
 
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
@@ -65,6 +67,14 @@ function findExecutable(name: string, extraDirs: string[] = []): string | null {
   return null;
 }
 
+function firstExecutable(names: readonly string[], extraDirs: string[] = []): string | null {
+  for (const name of names) {
+    const found = findExecutable(name, extraDirs);
+    if (found) return found;
+  }
+  return null;
+}
+
 function isExecutable(file: string): boolean {
   try {
     fs.accessSync(file, fs.constants.X_OK);
@@ -76,25 +86,29 @@ function isExecutable(file: string): boolean {
 
 interface ServerTools {
   binary: string;
-  flavour: Flavour;
-  /** MariaDB initialises with mariadb-install-db; MySQL with the server binary itself. */
+  flavour: ServerFlavour;
+  recipe: PrivateServerRecipe;
+  /** The tool that initialises the datadir (e.g. mariadb-install-db); null: the server binary itself (MySQL). */
   installer: string | null;
 }
 
+/** The server binaries looked for when none is given, e.g. mariadbd, else mysqld. */
+export const DEFAULT_BINARIES = SERVER_FLAVOURS.map((f) => flavourCapabilities(f).privateServer.binary);
+
 function findServerTools(binaryOption?: string): ServerTools | null {
-  const binary = binaryOption ? findExecutable(binaryOption) : findExecutable('mariadbd') ?? findExecutable('mysqld');
+  const binary = binaryOption ? findExecutable(binaryOption) : firstExecutable(DEFAULT_BINARIES);
   if (!binary) return null;
   // The name says nothing: Debian's mysqld is a link to mariadbd. Ask the binary.
-  const version = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout ?? '';
-  const flavour: Flavour = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
-  if (flavour === 'mysql') return { binary, flavour, installer: null };
+  const { flavour } = parseServerVersion(spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout ?? '');
+  const recipe = flavourCapabilities(flavour).privateServer;
+  if (recipe.installers.length === 0) return { binary, flavour, recipe, installer: null };
   const besideBinary = [path.dirname(binary), path.join(path.dirname(binary), '..', 'bin')];
-  const installer = findExecutable('mariadb-install-db', besideBinary) ?? findExecutable('mysql_install_db', besideBinary);
-  return installer ? { binary, flavour, installer } : null;
+  const installer = firstExecutable(recipe.installers, besideBinary);
+  return installer ? { binary, flavour, recipe, installer } : null;
 }
 
 /** The flavour of the server binary private servers would run, or null when none can start. */
-export function privateServerFlavour(binary?: string): Flavour | null {
+export function privateServerFlavour(binary?: string): ServerFlavour | null {
   return findServerTools(binary)?.flavour ?? null;
 }
 
@@ -221,7 +235,7 @@ let leftoversCleaned: Promise<unknown> | null = null;
 export async function startPrivateServer(options: PrivateServerOptions = {}): Promise<PrivateServer> {
   const tools = findServerTools(options.binary);
   if (!tools) {
-    throw new OperationError(`cannot start a private server: no ${options.binary ?? 'mariadbd or mysqld'} binary with its initialisation tool found`);
+    throw new OperationError(`cannot start a private server: no ${options.binary ?? DEFAULT_BINARIES.join(' or ')} binary with its initialisation tool found`);
   }
   leftoversCleaned ??= cleanLeftoverServers().catch(() => undefined);
   await leftoversCleaned;
@@ -244,9 +258,8 @@ const runningAsRoot = () => process.getuid?.() === 0;
 async function initialise(tools: ServerTools, dir: string): Promise<void> {
   fs.mkdirSync(path.join(dir, TMP_SUBDIR));
   const common = [...(runningAsRoot() ? ['--user=root'] : []), `--datadir=${path.join(dir, DATA_SUBDIR)}`, `--tmpdir=${path.join(dir, TMP_SUBDIR)}`];
-  const [command, args] = tools.installer
-    ? [tools.installer, ['--no-defaults', '--auth-root-authentication-method=normal', '--skip-test-db', ...common]]
-    : [tools.binary, ['--no-defaults', '--initialize-insecure', ...common]];
+  const command = tools.installer ?? tools.binary;
+  const args = [...tools.recipe.initialiseArgs, ...common];
   const { code, output } = await run(command, args);
   if (code !== 0) {
     // mariadb-install-db ends a failure with pages of generic advice: the error lines say what happened.
@@ -306,21 +319,14 @@ function serverArgs(tools: ServerTools, dir: string, port: number): string[] {
     `--pid-file=${path.join(dir, PID_FILE)}`,
     `--log-error=${path.join(dir, ERROR_LOG)}`,
     '--innodb-buffer-pool-size=32M',
-    ...(tools.flavour === 'mysql'
-      ? [
-          // The X plugin would listen on 33060 and /tmp/mysqlx.sock, which two servers cannot share.
-          '--mysqlx=OFF',
-          // The compiled-in default (/var/lib/mysql-files) may not exist, and then the server refuses to start.
-          `--secure-file-priv=${path.join(dir, 'files')}`,
-        ]
-      : []),
+    ...tools.recipe.serverArgs(path.join(dir, FILES_SUBDIR)),
   ];
 }
 
 async function launch(tools: ServerTools, dir: string, port: number, extraArgs: string[]): Promise<PrivateServer> {
   // Logs start afresh, so that what an attempt reports is about that attempt only.
   for (const log of [ERROR_LOG, OUTPUT_LOG]) fs.rmSync(path.join(dir, log), { force: true });
-  if (tools.flavour === 'mysql') fs.mkdirSync(path.join(dir, 'files'), { recursive: true });
+  if (tools.recipe.needsFilesDir) fs.mkdirSync(path.join(dir, FILES_SUBDIR), { recursive: true });
   const output = fs.openSync(path.join(dir, OUTPUT_LOG), 'a');
   let child: ChildProcess;
   try {

@@ -7,7 +7,7 @@ import { OperationError } from '../errors';
 import { readReplicaStatus } from '../../bindings/replica-status';
 import { queryRows, withConnection } from '../sql/connection';
 import { replicationSql, ReplicationSql } from '../sql/flavour';
-import { PrivateServer, privateServerFlavour, startPrivateServer } from './private-server';
+import { DEFAULT_BINARIES, PrivateServer, privateServerFlavour, startPrivateServer } from './private-server';
 
 const PRIMARY_SERVER_ID = 1;
 const REPLICA_SERVER_ID = 2;
@@ -42,7 +42,7 @@ async function run(server: PrivateServer, ...statements: string[]): Promise<void
 /** Starts a primary and a replica replicating from it, with nothing written yet. */
 export async function startReplication(options: ReplicationOptions = {}): Promise<ReplicationPair> {
   const flavour = privateServerFlavour(options.binary);
-  if (!flavour) throw new OperationError(`cannot start a primary and a replica: no ${options.binary ?? 'mariadbd or mysqld'} binary with its initialisation tool found`);
+  if (!flavour) throw new OperationError(`cannot start a primary and a replica: no ${options.binary ?? DEFAULT_BINARIES.join(' or ')} binary with its initialisation tool found`);
   const sql = replicationSql(flavour);
   const started: PrivateServer[] = [];
   const stopAll = async () => { await Promise.allSettled(started.map((s) => s.stop())); };

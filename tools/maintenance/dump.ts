@@ -7,7 +7,7 @@ import { pipeline } from 'stream/promises';
 import { Readable, Transform } from 'stream';
 import zlib from 'zlib';
 import { parseUrl } from '../sql/connection';
-import { ServerInfo } from '../sql/flavour';
+import { clientPackageOfTool, ServerInfo } from '../sql/flavour';
 
 export class ToolMissingError extends Error {}
 
@@ -26,7 +26,7 @@ function spawnTool(command: string, args: string[], env: NodeJS.ProcessEnv) {
   child.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise<void>((resolve, reject) => {
     child.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT'
-      ? new ToolMissingError(`${command} not found on PATH (it comes with the ${command.startsWith('mariadb') ? 'MariaDB' : 'MySQL'} client package)`)
+      ? new ToolMissingError(`${command} not found on PATH (it comes with ${clientPackageOfTool(command)?.label ?? "the server's client package"})`)
       : err));
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' / ')}`))));
   });

@@ -4,6 +4,7 @@ import path from 'path';
 import { format } from 'sql-formatter';
 import { primaryTargetOf, printJson, positiveInt, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
 import { ExitCode, OperationError, UserError } from '../errors';
+import { ServerFlavour } from '../sql/flavour';
 import { registerBaselineAndDrift } from './drift-command';
 import { migrateDown, migrateUp, migrationStatus, planUp, rebuildLedger, repairMigration, RunReport, StatusReport } from './migrator';
 import { stillRunningMessage } from './still-running';
@@ -44,7 +45,7 @@ function allProblems(status: StatusReport): string[] {
   ];
 }
 
-function sqlForDisplay(text: string, flavour: 'mysql' | 'mariadb'): string {
+function sqlForDisplay(text: string, flavour: ServerFlavour): string {
   // Compound statements (routines, triggers) need a client delimiter to be pasted into the client.
   const compound = /^\s*CREATE\b[\s\S]*?\b(PROCEDURE|FUNCTION|TRIGGER|EVENT)\b/i.test(text) && /\bBEGIN\b/i.test(text);
   let formatted: string;

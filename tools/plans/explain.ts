@@ -16,9 +16,9 @@ export interface PlanRow extends Omit<RawPlanRow, 'name'> {
   physical: string | null;
 }
 
-/** Session settings for EXPLAIN: MySQL 8.3+ defaults to JSON format version 2 on some builds; the normaliser reads version 1. */
+/** Session settings for EXPLAIN (ServerInfo.explainSessionSettings: e.g. the JSON format version the normaliser reads). */
 export async function prepareExplainSession(conn: Connection, server: ServerInfo): Promise<void> {
-  if (server.flavour === 'mysql') await conn.query('SET SESSION explain_json_format_version = 1').catch(() => undefined);
+  for (const setting of server.explainSessionSettings) await conn.query(setting).catch(() => undefined);
 }
 
 export async function explainJson(conn: Connection, sql: string): Promise<unknown> {
@@ -26,8 +26,10 @@ export async function explainJson(conn: Connection, sql: string): Promise<unknow
   return JSON.parse(Object.values(rows[0])[0]);
 }
 
-export function normaliseFor(server: Pick<ServerInfo, 'flavour'>, explain: unknown): RawPlanRow[] {
-  return server.flavour === 'mysql' ? normaliseMysql(explain) : normaliseMariadb(explain);
+const NORMALISERS: Record<ServerInfo['explainFormat'], (explain: unknown) => RawPlanRow[]> = { mysql: normaliseMysql, mariadb: normaliseMariadb };
+
+export function normaliseFor(server: Pick<ServerInfo, 'explainFormat'>, explain: unknown): RawPlanRow[] {
+  return NORMALISERS[server.explainFormat](explain);
 }
 
 /** Names EXPLAIN's rows by table: aliases resolved through the statement's own FROM/JOIN/UPDATE/INTO clauses. */

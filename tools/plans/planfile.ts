@@ -3,7 +3,7 @@
 // access type, index — and, where a rule is knowingly broken, the written reason.
 import fs from 'fs';
 import { UserError } from '../errors';
-import { Flavour } from '../sql/flavour';
+import { SERVER_FLAVOURS, ServerFlavour } from '../sql/flavour';
 
 export interface ExpectedRow {
   routine: string;
@@ -19,11 +19,8 @@ export interface ExpectedRow {
   exception?: string;
 }
 
-export interface PlanFile {
-  about?: string;
-  mariadb?: ExpectedRow[];
-  mysql?: ExpectedRow[];
-}
+/** The about line, then a list of rows per server flavour. */
+export type PlanFile = { about?: string } & Partial<Record<ServerFlavour, ExpectedRow[]>>;
 
 export const PLAN_FILE_ABOUT = 'Expected plans of every statement the routines run, per server (reminderly-db plans). '
   + 'Rewrite with `reminderly-db plans --update` after a deliberate change and review the diff; '
@@ -41,9 +38,11 @@ export function readPlanFile(file: string): PlanFile {
   } catch (err) {
     throw new UserError(`${file}: not valid JSON: ${(err as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UserError(`${file}: expected an object with "mariadb" and "mysql" lists`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new UserError(`${file}: expected an object with ${SERVER_FLAVOURS.map((f) => `"${f}"`).join(' and ')} lists`);
+  }
   const plan = parsed as PlanFile;
-  for (const flavour of ['mariadb', 'mysql'] as const) {
+  for (const flavour of SERVER_FLAVOURS) {
     const rows = plan[flavour];
     if (rows === undefined) continue;
     if (!Array.isArray(rows)) throw new UserError(`${file}: "${flavour}" must be a list of rows`);
@@ -71,7 +70,8 @@ export function renderPlanFile(plan: PlanFile): string {
     if (!rows || !rows.length) return '[]';
     return '[\n' + sortRows(rows).map((r) => '    ' + JSON.stringify(orderedRow(r))).join(',\n') + '\n  ]';
   };
-  return `{\n  "about": ${JSON.stringify(plan.about ?? PLAN_FILE_ABOUT)},\n  "mariadb": ${section(plan.mariadb)},\n  "mysql": ${section(plan.mysql)}\n}\n`;
+  const sections = SERVER_FLAVOURS.map((flavour) => `,\n  "${flavour}": ${section(plan[flavour])}`).join('');
+  return `{\n  "about": ${JSON.stringify(plan.about ?? PLAN_FILE_ABOUT)}${sections}\n}\n`;
 }
 
 function orderedRow(r: ExpectedRow): ExpectedRow {
@@ -121,7 +121,7 @@ export function shorten(text: string, max = 160): string {
 }
 
 /** A readable before/after for one diff. */
-export function renderDiff(d: PlanDiff, flavour: Flavour): string {
+export function renderDiff(d: PlanDiff, flavour: ServerFlavour): string {
   const table = `${d.table}${d.alias ? ` AS ${d.alias}` : ''}${d.select > 1 ? ` (query block ${d.select})` : ''}`;
   const head = d.kind === 'changed' ? 'plan changed' : d.kind === 'new' ? 'not in the plan file' : 'recorded but no longer seen';
   return [

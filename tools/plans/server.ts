@@ -8,7 +8,7 @@ import path from 'path';
 import { OperationError, UserError } from '../errors';
 import { PrivateServer, serverSupportsPrivateStart, startPrivateServer } from '../harness/private-server';
 import { redactUrl, withConnection, withDatabase } from '../sql/connection';
-import { detectServer, Flavour, ServerInfo } from '../sql/flavour';
+import { detectServer, ServerInfo } from '../sql/flavour';
 import { queryRows } from '../sql/connection';
 
 export interface CaptureServer {
@@ -30,9 +30,9 @@ export interface CaptureServerOptions {
   log?: (line: string) => void;
 }
 
-/** Server options a private capture server starts with. */
-export function privateServerArgs(flavour: Flavour, slowLogFile: string): string[] {
-  return flavour === 'mariadb'
+/** Server options a private capture server starts with: what its way of capturing statements needs. */
+export function privateServerArgs(capture: ServerInfo['statementCapture'], slowLogFile: string): string[] {
+  return capture === 'slow-log'
     ? ['--slow-query-log=ON', '--log-output=FILE', `--slow-query-log-file=${slowLogFile}`]
     : ['--performance-schema=ON', '--performance-schema-consumer-events-statements-history-long=ON',
       '--performance-schema-max-sql-text-length=65536', '--log-bin', '--binlog-format=MIXED'];
@@ -61,7 +61,7 @@ export async function acquireCaptureServer(url: string, options: CaptureServerOp
   const slowLogFile = path.join(dir, 'capture-slow.log');
   let started: PrivateServer;
   try {
-    started = await startPrivateServer({ binary: options.binary, label: 'plans', args: privateServerArgs(given.flavour, slowLogFile) });
+    started = await startPrivateServer({ binary: options.binary, label: 'plans', args: privateServerArgs(given.statementCapture, slowLogFile) });
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;

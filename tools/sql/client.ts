@@ -1,11 +1,11 @@
 // The server's own command-line client, driven from Node: SQL goes in on stdin exactly as a DBA
 // pipes a file into it. The runner is checked against it, and restores reuse it.
-import { spawn } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { OperationError, UserError } from '../errors';
 import { parseUrl, redactUrl, withConnection } from './connection';
-import { detectServer, ServerInfo } from './flavour';
+import { detectServer, FlavourCapabilities, ServerInfo } from './flavour';
 
 export interface ClientOptions {
   /** Database to run in: the URL's by default, none with null. */
@@ -99,9 +99,21 @@ export function findOnPath(command: string, searchPath = process.env.PATH ?? '')
   return null;
 }
 
+/**
+ * The first of the server's client names (clientCommands, e.g. mariadb, else mysql) that runs
+ * here, with its version line, or why there is none.
+ */
+export function findClient(server: Pick<FlavourCapabilities, 'clientCommands'>): { command: string; version: string } | { error: string } {
+  for (const command of server.clientCommands) {
+    const r = spawnSync(command, ['--version'], { encoding: 'utf8' });
+    if (r.status === 0) return { command, version: r.stdout.trim() };
+  }
+  return { error: `no ${server.clientCommands.join(' or ')} client on PATH` };
+}
+
 function clientMissing(server: ServerInfo): UserError {
-  const pkg = server.flavour === 'mariadb' ? 'the MariaDB client package (mariadb-client)' : 'the MySQL client package (mysql-client)';
-  return new UserError(`${server.clientCommand} not found on PATH: the ${server.flavour} ${server.version} server needs its own client, from ${pkg}`);
+  const { label, name } = server.clientPackage;
+  return new UserError(`${server.clientCommand} not found on PATH: the ${server.flavour} ${server.version} server needs its own client, from ${label} (${name})`);
 }
 
 /** Pipes sqlText (text, or a file's bytes) into the client matching the server, in batch mode; resolves with its output, rejects on a non-zero exit. */

@@ -5,7 +5,7 @@ import fs from 'fs';
 import path from 'path';
 import { UserError } from '../errors';
 import { Connection } from './connection';
-import { clientDefaultCharacterSet, detectServer, Flavour, ServerInfo } from './flavour';
+import { clientDefaultCharacterSet, detectServer, ServerFlavour, ServerInfo } from './flavour';
 import { localeCodeset } from './locale';
 import { clientDialectFor, splitSql, splitSqlBytes, SplitOptions, SqlSplitError, SqlStatement, SourcedFile } from './splitter';
 
@@ -75,7 +75,7 @@ export function readSqlFile(file: string): string {
  */
 export async function detectClientDialect(conn: Connection): Promise<Required<SplitOptions>> {
   const server = await detectServer(conn);
-  return clientDialectFor(server, server.flavour === 'mysql' && await parsesDollarQuotes(conn));
+  return clientDialectFor(server, server.clientProbesDollarQuotes && await parsesDollarQuotes(conn));
 }
 
 async function parsesDollarQuotes(conn: Connection): Promise<boolean> {
@@ -148,7 +148,7 @@ export interface ClientCharacterSet {
  * for (--default-character-set), else the client's default for the locale (see
  * flavour.clientDefaultCharacterSet).
  */
-export function chooseClientCharacterSet(flavour: Flavour, clientCommand: string, asked?: string, env: NodeJS.ProcessEnv = process.env): ClientCharacterSet {
+export function chooseClientCharacterSet(flavour: ServerFlavour, clientCommand: string, asked?: string, env: NodeJS.ProcessEnv = process.env): ClientCharacterSet {
   if (asked) return { name: asked, reason: 'asked for with --default-character-set' };
   const codeset = localeCodeset(env);
   return {

@@ -5,7 +5,7 @@
 // mysql client" is the contract every .sql file in this project is written against: the same
 // statement texts mean the same routine bodies, the same views and the same rows.
 import { UserError } from '../errors';
-import { ServerInfo } from './flavour';
+import { ServerFlavour, ServerInfo } from './flavour';
 
 export interface SqlStatement {
   /** What is sent to the server. */
@@ -25,15 +25,13 @@ export interface SqlStatement {
   bytes?: Buffer;
 }
 
-export type ClientFlavour = 'mysql' | 'mariadb';
-
 /** Which client to imitate. The default is MySQL's mysql client with comments stripped, as MySQL 8.0's did. */
 export interface SplitOptions {
   /**
-   * 'mariadb': /*M! comments are executable, /*+ is a plain comment, and "--" opens a comment at a
+   * Whose client's reader (ServerInfo.clientReader). 'mariadb': /*M! comments are executable, /*+ is a plain comment, and "--" opens a comment at a
    * statement's start even without a following blank. 'mysql': /*+ optimizer hints are kept whole.
    */
-  client?: ClientFlavour;
+  client?: ServerFlavour;
   /** Send comments on, as recent MySQL clients do by default (ServerInfo.clientKeepsComments); MariaDB's strips them. */
   keepComments?: boolean;
   /** $$...$$ and $tag$...$tag$ quote text, as the MySQL 9 client decides when the server parses them. */
@@ -54,12 +52,16 @@ export class SqlSplitError extends UserError {
 
 /**
  * The client whose behaviour a runner should copy for this server: the one that ships with it.
- * `serverParsesDollarQuotes` is the answer to the probe the MySQL client sends on connecting
- * (`select $$` failing with ER_PARSE_ERROR), see runner.detectClientDialect().
+ * `serverParsesDollarQuotes` is the answer to the probe a client that sends one
+ * (ServerInfo.clientProbesDollarQuotes) sends on connecting: `select $$` failing with
+ * ER_PARSE_ERROR, see runner.detectClientDialect().
  */
 export function clientDialectFor(server: ServerInfo, serverParsesDollarQuotes: boolean): Required<SplitOptions> {
-  if (server.flavour === 'mariadb') return { client: 'mariadb', keepComments: false, dollarQuotes: false };
-  return { client: 'mysql', keepComments: server.clientKeepsComments, dollarQuotes: serverParsesDollarQuotes };
+  return {
+    client: server.clientReader,
+    keepComments: server.clientKeepsComments,
+    dollarQuotes: server.clientProbesDollarQuotes && serverParsesDollarQuotes,
+  };
 }
 
 export function splitSql(source: string, options: SplitOptions = {}): SqlStatement[] {
