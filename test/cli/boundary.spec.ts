@@ -10,7 +10,7 @@ import { createThrowawayDatabase, ThrowawayDatabase } from '../../tools/harness/
 import { queryRows, withConnection } from '../../tools/sql/connection';
 import { ExitCode } from '../../tools/errors';
 import { exitCodeFor } from '../../tools/cli';
-import { runCli, CliResult } from '../helpers/cli';
+import { runCli, runCliMany, CliResult } from '../helpers/cli';
 
 const PASSWORD = 'Pl4nted-S3cret';
 const ENCODED = encodeURIComponent(PASSWORD);
@@ -85,52 +85,63 @@ describe('CLI error boundary: one line, the right code, no secret', function () 
     ['bad database name', `mysql://${lowUser}:${ENCODED}@${serverHost}/no%60such`, ExitCode.Usage, true],
   ];
 
-  const check = (label: string, args: string[], env: NodeJS.ProcessEnv, code: number | number[], exactlyOne: boolean, out: string) => {
-    const r = runCli(args, env);
-    const what = `${label}: ${args.join(' ')}`;
-    expect(r.code, `${what}: ${r.stdout.slice(0, 300)} ${r.stderr}`).to.be.oneOf(Array.isArray(code) ? code : [code]);
-    if (r.code !== ExitCode.Success) expectOneErrorLine(r, what, exactlyOne);
-    for (const [name, text] of [['stdout', r.stdout], ['stderr', r.stderr], ['files', filesText(out)]]) {
-      expect(text, `${what}: ${name} shows the password`).to.not.include(PASSWORD).and.not.include(ENCODED);
-    }
+  interface Check { label: string; args: string[]; env: NodeJS.ProcessEnv; code: number | number[]; exactlyOne: boolean; out: string }
+
+  /** Runs every check's command (a few at a time: they are independent), then asserts each one. */
+  const runChecks = async (checks: Check[]) => {
+    const results = await runCliMany(checks.map((c) => ({ args: c.args, env: c.env })));
+    checks.forEach(({ label, args, code, exactlyOne, out }, i) => {
+      const r = results[i];
+      const what = `${label}: ${args.join(' ')}`;
+      expect(r.code, `${what}: ${r.stdout.slice(0, 300)} ${r.stderr}`).to.be.oneOf(Array.isArray(code) ? code : [code]);
+      if (r.code !== ExitCode.Success) expectOneErrorLine(r, what, exactlyOne);
+      for (const [name, text] of [['stdout', r.stdout], ['stderr', r.stderr], ['files', filesText(out)]]) {
+        expect(text, `${what}: ${name} shows the password`).to.not.include(PASSWORD).and.not.include(ENCODED);
+      }
+    });
+    expect(results.length).to.equal(checks.length);
   };
 
-  it('every command, every URL failure, given with --url', () => {
+  it('every command, every URL failure, given with --url', async () => {
+    const checks: Check[] = [];
     for (const [kind, url, code, one] of kinds()) {
       const out = fs.mkdtempSync(path.join(work, 'out-'));
-      for (const args of commands(out)) check(kind, [...args, '--url', url], {}, code, one, out);
-      check(kind, ['sql', 'run', path.join(work, 'one.sql'), '--url', url], {}, code, one, out);
+      for (const args of commands(out)) checks.push({ label: kind, args: [...args, '--url', url], env: {}, code, exactlyOne: one, out });
+      checks.push({ label: kind, args: ['sql', 'run', path.join(work, 'one.sql'), '--url', url], env: {}, code, exactlyOne: one, out });
       // demo uses the server only (its own reminderly_demo database): a URL that parses gets further.
       const demoCode = code === ExitCode.Failure ? [ExitCode.Usage] : kind.startsWith('bad') && kind !== 'bad port' ? [ExitCode.Usage, ExitCode.Failure] : [code];
-      check(kind, ['demo', '--url', url, '--out', out], {}, demoCode, one && demoCode.length === 1, out);
+      checks.push({ label: kind, args: ['demo', '--url', url, '--out', out], env: {}, code: demoCode, exactlyOne: one && demoCode.length === 1, out });
     }
+    await runChecks(checks);
   });
 
-  it('the same through REMINDERLY_PROD_URL (--env prod) and DATABASE_URL (--env dev)', () => {
+  it('the same through REMINDERLY_PROD_URL (--env prod) and DATABASE_URL (--env dev)', async () => {
+    const checks: Check[] = [];
     for (const [kind, url, code, one] of kinds()) {
       const out = fs.mkdtempSync(path.join(work, 'out-'));
       for (const args of [['migrate', 'up'], ['campaign', 'create', '1'], ['health']]) {
-        check(`${kind} (REMINDERLY_PROD_URL)`, [...args, '--env', 'prod'], { REMINDERLY_PROD_URL: url }, code, one, out);
+        checks.push({ label: `${kind} (REMINDERLY_PROD_URL)`, args: [...args, '--env', 'prod'], env: { REMINDERLY_PROD_URL: url }, code, exactlyOne: one, out });
       }
-      check(`${kind} (DATABASE_URL)`, ['campaign', 'list', '--env', 'dev'], { DATABASE_URL: url }, code, one, out);
+      checks.push({ label: `${kind} (DATABASE_URL)`, args: ['campaign', 'list', '--env', 'dev'], env: { DATABASE_URL: url }, code, exactlyOne: one, out });
     }
+    await runChecks(checks);
   });
 
-  it('health --replica with a password: an unreadable replica URL is one line, never the password', () => {
+  it('health --replica with a password: an unreadable replica URL is one line, never the password', async () => {
     const out = fs.mkdtempSync(path.join(work, 'out-'));
-    for (const [kind, url, code] of kinds().slice(0, 3)) {
-      check(`${kind} (--replica)`, ['health', '--url', db.url, '--replica', url], {}, code, true, out);
-    }
+    await runChecks(kinds().slice(0, 3).map(([kind, url, code]) =>
+      ({ label: `${kind} (--replica)`, args: ['health', '--url', db.url, '--replica', url], env: {}, code, exactlyOne: true, out })));
   });
 
-  it('a server error mid-command (the account may only SELECT, the database is empty): one error line, exit 1 or 2', () => {
+  it('a server error mid-command (the account may only SELECT, the database is empty): one error line, exit 1 or 2', async () => {
     const url = `mysql://${lowUser}:${ENCODED}@${serverHost}/${db.name}`;
     const out = fs.mkdtempSync(path.join(work, 'out-'));
+    // One after the other: these reach the same database (campaign create and retire, users apply).
     for (const args of commands(out)) {
       // Reading the history of an empty database is no error (status, plan and validate say "all
       // pending"), nor is rotating or offloading the log tables of a database that has none.
       const reads = (args[0] === 'migrate' && ['status', 'plan', 'validate'].includes(args[1])) || ['rotate-logs', 'offload'].includes(args[1]);
-      check('server error', [...args, '--url', url], {}, reads ? [ExitCode.Success] : [ExitCode.Usage, ExitCode.Failure], false, out);
+      await runChecks([{ label: 'server error', args: [...args, '--url', url], env: {}, code: reads ? [ExitCode.Success] : [ExitCode.Usage, ExitCode.Failure], exactlyOne: false, out }]);
     }
   });
 

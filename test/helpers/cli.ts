@@ -30,6 +30,23 @@ export function runCliAsync(args: string[], env: NodeJS.ProcessEnv = {}): { chil
   return { child, done };
 }
 
+/**
+ * Runs many independent CLI invocations a few at a time (a CLI start is mostly CPU, and most of
+ * these wait on the network or the server), returning the results in the order of `runs`.
+ */
+export async function runCliMany(runs: { args: string[]; env?: NodeJS.ProcessEnv }[], concurrency = 4): Promise<CliResult[]> {
+  const results: CliResult[] = new Array(runs.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < runs.length) {
+      const i = next++;
+      results[i] = await runCliAsync(runs[i].args, runs[i].env ?? {}).done;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, runs.length) }, lane));
+  return results;
+}
+
 /** A private copy of a fixture folder that a test may edit; removed by the returned cleanup. */
 export function copyFixture(fixtureDir: string): { dir: string; cleanup: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reminderly-fixture-'));
