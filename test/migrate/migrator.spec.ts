@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { ExitCode } from '../../tools/errors';
 import fs from 'fs';
 import path from 'path';
 import { createThrowawayDatabase, ThrowawayDatabase, throwawayName, testServerUrl } from '../../tools/harness/database';
@@ -73,7 +74,7 @@ describe('migrate (fixture project)', () => {
     fs.rmSync(path.join(fixture.dir, 'seeds', 'V0003__more_widgets.sql'));
     fs.rmSync(path.join(fixture.dir, 'seeds', 'V0003__more_widgets.down.sql'));
     const result = runCli(['migrate', 'validate', '--dir', fixture.dir, '--url', db.url]);
-    expect(result.code).to.equal(1);
+    expect(result.code, 'findings').to.equal(ExitCode.Findings);
     expect(result.stdout).to.contain('schema/V0001__widgets.sql: edited after it was applied');
     expect(result.stdout).to.contain('seeds/V0003__more_widgets.sql: applied, but not in this checkout');
     const up = runCli(['migrate', 'up', '--dir', fixture.dir, '--url', db.url]);

@@ -102,12 +102,12 @@ export function registerMigrateCommands(program: Command): void {
       for (const line of status.grants) console.log(`grants: ${line}`);
     });
 
-  migrationOptions(migrate.command('validate').description('exit non-zero if applied files were edited, deleted, failed or are out of order'))
+  migrationOptions(migrate.command('validate').description('exit 3 (findings) if applied files were edited, deleted, failed or are out of order, or the history or grants disagree'))
     .action(async (flags: Flags) => {
       const status = await migrationStatus({ root: rootOf(flags), url: targetOf(flags).url });
       const problems = allProblems(status);
       for (const p of problems) console.log(p);
-      if (problems.length) throw new OperationError(`${problems.length} problem(s): the checkout, the history or the grants disagree with ${status.database}`, 1);
+      if (problems.length) throw new OperationError(`${problems.length} problem(s): the checkout, the history or the grants disagree with ${status.database}`, ExitCode.Findings);
       console.log(`${status.database}: every applied file matches the checkout`);
     });
 
