@@ -47,6 +47,14 @@ export interface ServerInfo {
    * back to back on one connection (the DROP takes the routine's grants with it).
    */
   routineReplace: 'create-or-replace' | 'drop-create-grant';
+  /**
+   * How to make InnoDB read a table's persistent statistics (mysql.innodb_table_stats /
+   * innodb_index_stats) again, as a restart does (tools/plans/statistics.ts). MySQL re-reads them
+   * when the table is next opened after FLUSH TABLE; MariaDB 10.11 keeps the statistics it holds in
+   * memory through FLUSH TABLE (and ALTER TABLE of a table option) and re-reads them after a
+   * RENAME TABLE round trip.
+   */
+  statisticsReload: 'flush-table' | 'rename-round-trip';
 }
 
 /**
@@ -98,6 +106,7 @@ export function describeServer(version: string, localInfile: boolean): ServerInf
       ? 'IDENTIFIED VIA mysql_native_password USING PASSWORD(?)'
       : 'IDENTIFIED WITH caching_sha2_password BY ?',
     routineReplace: flavour === 'mariadb' ? 'create-or-replace' : 'drop-create-grant',
+    statisticsReload: flavour === 'mariadb' ? 'rename-round-trip' : 'flush-table',
   };
 }
 
