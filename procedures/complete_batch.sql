@@ -97,7 +97,7 @@ BEGIN
            status VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$.status',
            provider_ref TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$.provider_ref',
            detail TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH '$.detail')) AS j
-    LEFT JOIN contact_statuses s ON s.code = j.status;
+    LEFT JOIN contact_statuses s FORCE INDEX (uq_contact_statuses_code) ON s.code = j.status;
   IF v_bad_id IS NOT NULL THEN
     SET v_msg = CONCAT('complete_batch: outcomes[', v_bad_id - 1, ']: message_id missing or not a whole number');
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
@@ -120,8 +120,12 @@ BEGIN
   END IF;
 
   SELECT id, max_attempts, retry_backoff_seconds INTO v_retry_id, v_max_attempts, v_backoff FROM run_types WHERE code = 'retry';
-  SELECT COALESCE(MAX(IF(code = 'failed_permanently', id, NULL)), MAX(IF(code = 'failed', id, NULL))) INTO v_failed_for_good
-    FROM contact_statuses WHERE code IN ('failed', 'failed_permanently');
+  -- Two lookups by the unique code (const whatever the statistics say; an IN list over the index
+  -- became a full index scan on MySQL when it believed contact_statuses empty).
+  SELECT id INTO v_failed_for_good FROM contact_statuses WHERE code = 'failed_permanently';
+  IF v_failed_for_good IS NULL THEN
+    SELECT id INTO v_failed_for_good FROM contact_statuses WHERE code = 'failed';
+  END IF;
   SET v_queue = campaign_table_name(v_campaign_id, 'ready_queue');
   SET v_messages = campaign_table_name(v_campaign_id, 'messages');
   SET v_mcs = campaign_table_name(v_campaign_id, 'message_contact_status');
@@ -154,12 +158,17 @@ BEGIN
       -- A plain join led by the outcomes (ids are distinct, checked above): as a semi-join MySQL
       -- chose between two plans from run to run; STRAIGHT_JOIN keeps one eq_ref per outcome. The
       -- JSON_TABLE sits in a derived table because MySQL refuses FOR UPDATE on a table function.
+      -- Here and below every joined table is named with its index (FORCE INDEX) and joined in the
+      -- outcomes' order (STRAIGHT_JOIN): with the statistics of a server restarted before InnoDB
+      -- persisted them (every table "empty"), MariaDB read all of message_contact_status for the
+      -- status update and both servers scanned contact_statuses' index instead of one lookup per
+      -- outcome (plans/scenarios.empty-statistics.json).
       SET @reminderly_outcomes = p_outcomes, @reminderly_run_type = v_run_type_id, @reminderly_lease = v_lease_until,
           @reminderly_batch = p_batch_id, @reminderly_held = 0, @reminderly_missing = NULL;
       SET @reminderly_sql = CONCAT(
         'SELECT COUNT(*) INTO @reminderly_held FROM (SELECT q.message_id ',
         'FROM (SELECT o.message_id FROM JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'')) AS o) AS j ',
-        'STRAIGHT_JOIN `', v_queue, '` AS q ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
+        'STRAIGHT_JOIN `', v_queue, '` AS q FORCE INDEX (PRIMARY) ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
         'WHERE q.batch_id = ? FOR UPDATE) AS d');
       PREPARE reminderly_complete_held FROM @reminderly_sql;
       EXECUTE reminderly_complete_held USING @reminderly_outcomes, @reminderly_run_type, @reminderly_lease, @reminderly_batch;
@@ -167,7 +176,7 @@ BEGIN
       IF @reminderly_held <> v_n THEN
         SET @reminderly_sql = CONCAT(
           'SELECT MIN(j.message_id) INTO @reminderly_missing FROM JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'')) AS j ',
-          'WHERE NOT EXISTS (SELECT 1 FROM `', v_queue, '` AS q WHERE q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id AND q.batch_id = ?)');
+          'WHERE NOT EXISTS (SELECT 1 FROM `', v_queue, '` AS q FORCE INDEX (PRIMARY) WHERE q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id AND q.batch_id = ?)');
         PREPARE reminderly_complete_missing FROM @reminderly_sql;
         EXECUTE reminderly_complete_missing USING @reminderly_outcomes, @reminderly_run_type, @reminderly_lease, @reminderly_batch;
         DEALLOCATE PREPARE reminderly_complete_missing;
@@ -188,7 +197,7 @@ BEGIN
         'INTO @reminderly_counts ',
         'FROM JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', ',
         'status VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH ''$.status'')) AS j ',
-        'STRAIGHT_JOIN `', v_queue, '` AS q ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id');
+        'STRAIGHT_JOIN `', v_queue, '` AS q FORCE INDEX (PRIMARY) ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id');
       PREPARE reminderly_complete_counts FROM @reminderly_sql;
       EXECUTE reminderly_complete_counts USING @reminderly_max_attempts, @reminderly_outcomes, @reminderly_run_type, @reminderly_lease;
       DEALLOCATE PREPARE reminderly_complete_counts;
@@ -204,9 +213,9 @@ BEGIN
         'status VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH ''$.status'', ',
         'provider_ref VARCHAR(200) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH ''$.provider_ref'', ',
         'detail VARCHAR(1000) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH ''$.detail'')) AS j ',
-        'STRAIGHT_JOIN `', v_queue, '` AS q ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
-        'STRAIGHT_JOIN `', v_messages, '` AS m ON m.id = j.message_id ',
-        'JOIN contact_statuses s ON s.code = j.status');
+        'STRAIGHT_JOIN `', v_queue, '` AS q FORCE INDEX (PRIMARY) ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
+        'STRAIGHT_JOIN `', v_messages, '` AS m FORCE INDEX (PRIMARY) ON m.id = j.message_id ',
+        'STRAIGHT_JOIN contact_statuses s FORCE INDEX (uq_contact_statuses_code) ON s.code = j.status');
       PREPARE reminderly_complete_updates FROM @reminderly_sql;
       EXECUTE reminderly_complete_updates USING @reminderly_max_attempts, @reminderly_failed_for_good, @reminderly_now, @reminderly_outcomes,
         @reminderly_run_type, @reminderly_lease;
@@ -215,10 +224,10 @@ BEGIN
       SET @reminderly_sql = CONCAT(
         'UPDATE JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', ',
         'status VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH ''$.status'')) AS j ',
-        'STRAIGHT_JOIN `', v_queue, '` AS q ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
-        'STRAIGHT_JOIN `', v_messages, '` AS m ON m.id = j.message_id ',
-        'STRAIGHT_JOIN `', v_mcs, '` AS c ON c.message_id = m.id AND c.method_id = m.method_id ',
-        'JOIN contact_statuses s ON s.code = j.status ',
+        'STRAIGHT_JOIN `', v_queue, '` AS q FORCE INDEX (PRIMARY) ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
+        'STRAIGHT_JOIN `', v_messages, '` AS m FORCE INDEX (PRIMARY) ON m.id = j.message_id ',
+        'STRAIGHT_JOIN `', v_mcs, '` AS c FORCE INDEX (PRIMARY) ON c.message_id = m.id AND c.method_id = m.method_id ',
+        'STRAIGHT_JOIN contact_statuses s FORCE INDEX (uq_contact_statuses_code) ON s.code = j.status ',
         'SET c.status_id = IF(j.status = ''failed'' AND q.attempts + 1 >= ?, ?, s.id), c.updated_at = ?');
       PREPARE reminderly_complete_status FROM @reminderly_sql;
       EXECUTE reminderly_complete_status USING @reminderly_outcomes, @reminderly_run_type, @reminderly_lease,
@@ -229,7 +238,7 @@ BEGIN
       SET @reminderly_sql = CONCAT(
         'DELETE q FROM JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', ',
         'status VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH ''$.status'')) AS j ',
-        'STRAIGHT_JOIN `', v_queue, '` AS q ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
+        'STRAIGHT_JOIN `', v_queue, '` AS q FORCE INDEX (PRIMARY) ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
         'WHERE j.status <> ''released'' AND (j.status <> ''failed'' OR q.attempts + 1 >= ?)');
       PREPARE reminderly_complete_delete FROM @reminderly_sql;
       EXECUTE reminderly_complete_delete USING @reminderly_outcomes, @reminderly_run_type, @reminderly_lease, @reminderly_max_attempts;
@@ -238,7 +247,7 @@ BEGIN
       SET @reminderly_sql = CONCAT(
         'UPDATE JSON_TABLE(?, ''$[*]'' COLUMNS (message_id BIGINT UNSIGNED PATH ''$.message_id'', ',
         'status VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci PATH ''$.status'')) AS j ',
-        'STRAIGHT_JOIN `', v_queue, '` AS q ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
+        'STRAIGHT_JOIN `', v_queue, '` AS q FORCE INDEX (PRIMARY) ON q.run_type_id = ? AND q.visible_at = ? AND q.message_id = j.message_id ',
         'SET q.run_type_id = IF(j.status = ''failed'', ?, q.run_type_id), ',
         'q.visible_at = IF(j.status = ''failed'', ? + INTERVAL (? * POW(2, q.attempts)) SECOND, ?), ',
         'q.attempts = q.attempts + (j.status = ''failed''), q.batch_id = NULL');

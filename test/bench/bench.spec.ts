@@ -9,7 +9,7 @@ import path from 'path';
 import { runCli } from '../helpers/cli';
 import { testServerUrl } from '../../tools/harness/database';
 import { queryRows, withConnection } from '../../tools/sql/connection';
-import { BenchReport } from '../../tools/bench/types';
+import { BenchReport, DEFAULT_SECTIONS } from '../../tools/bench/types';
 import { parseSections, parseWorkers } from '../../tools/bench/command';
 import { UserError } from '../../tools/errors';
 
@@ -149,9 +149,12 @@ describe('bench (tiny run against the real server)', function () {
   it('refuses an unknown section or worker count with a one-line reason and touches no server', () => {
     const bad = runCli(['bench', '--url', 'mysql://root@127.0.0.1:1', '--only', 'load,bogus']);
     expect(bad.code).to.equal(1);
-    expect(bad.stderr.trim()).to.equal('reminderly-db: --only: unknown section "bogus" (expected load, claim, scale, maintenance, sqlrun)');
+    expect(bad.stderr.trim()).to.equal('reminderly-db: --only: unknown section "bogus" (expected load, claim, scale, maintenance, sqlrun, restart)');
     expect(() => parseWorkers('4,zero')).to.throw(UserError, '--workers: "zero" is not a worker count from 1 to 64');
     expect(parseWorkers('16,1,4,4')).to.deep.equal([1, 4, 16]);
     expect(parseSections('maintenance,load')).to.deep.equal(['load', 'maintenance']);
+    // The restart section starts and kills a private server: only when asked for.
+    expect(parseSections('restart,claim')).to.deep.equal(['claim', 'restart']);
+    expect(DEFAULT_SECTIONS).to.deep.equal(['load', 'claim', 'scale', 'maintenance', 'sqlrun']);
   });
 });

@@ -133,6 +133,30 @@ describe('harness: private server', function () {
     await server.stop();
   });
 
+  it('kill() crashes the server (kill -9) and restart() recovers it on the same data: committed rows are there', async () => {
+    const server = await startPrivateServer({ label: 'crash' });
+    try {
+      await withConnection(server.url, async (conn) => {
+        await conn.query('CREATE DATABASE probe');
+        await conn.query('CREATE TABLE probe.notes (id INT PRIMARY KEY) ENGINE = InnoDB');
+        await conn.query('INSERT INTO probe.notes VALUES (1), (2), (3)');
+      });
+      const firstPid = server.pid;
+      await server.kill();
+      expect(await portAnswers(server.port)).to.equal(false);
+      expect(fs.existsSync(server.dataDir)).to.equal(true);
+      await server.restart();
+      expect(server.pid).to.not.equal(firstPid);
+      const rows = await withConnection(server.url, (conn) => queryRows<{ n: number }>(conn, 'SELECT COUNT(*) AS n FROM probe.notes'));
+      expect(Number(rows[0].n)).to.equal(3);
+      // A kill -9, not a shutdown: the error log of the second run tells of crash recovery.
+      expect(fs.readFileSync(path.join(server.dataDir, 'error.log'), 'utf8')).to.match(/crash recovery|Starting crash recovery|database was not shut down normally/i);
+    } finally {
+      await server.stop();
+    }
+    expect(fs.existsSync(server.dataDir)).to.equal(false);
+  });
+
   it('fails with the tail of the error log when the server does not start, leaving nothing behind', async () => {
     const before = fs.readdirSync(os.tmpdir()).filter((e) => e.startsWith(SERVER_DIR_PREFIX + 'broken'));
     let failure: Error | undefined;

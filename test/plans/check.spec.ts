@@ -110,6 +110,36 @@ describe('plans: the check on a real server', function () {
     expect(broken).to.satisfy((rules: string[]) => rules.includes('full-scan') || rules.includes('filesort'));
   });
 
+  it('a scenario with empty statistics believes the tables empty, is held to the recorded plans of the routines it runs and never records', async () => {
+    const copy = copyFixture(FIXTURE);
+    try {
+      const main = JSON.parse(fs.readFileSync(path.join(copy.dir, 'plans', 'scenarios.json'), 'utf8'));
+      const file = path.join(copy.dir, 'plans', 'scenarios.empty-statistics.json');
+      fs.writeFileSync(file, JSON.stringify({ ...main, statistics: 'empty', record: false, coverage: false, calls: ['fx_claim queue=1 worker=\'w1\' max=50'] }));
+      const planFile = path.join(copy.dir, 'plans', 'plans.json');
+      const before = fs.readFileSync(planFile, 'utf8');
+      const result = await run(copy.dir, { scenarioFile: file, update: true });
+      expect(result.statistics).to.equal('empty');
+      const believed = new Map(result.emptyStatistics!.believedEmpty.map((t) => [t.table, t.rows]));
+      expect([believed.get('fx_jobs'), believed.get('fx_queues')]).to.deep.equal([200_000, 4]);
+      expect(believed.get('fx_job_events')).to.be.greaterThan(40_000);
+      expect(result.updated).to.equal(false);
+      expect(fs.readFileSync(planFile, 'utf8')).to.equal(before);
+      // Only fx_claim (and fx_check_queue, which it calls) ran: fx_complete's rows are not "gone".
+      expect(result.diffs.filter((d) => !['fx_claim', 'fx_check_queue'].includes(d.routine))).to.deep.equal([]);
+      expect(result.violations.filter((v) => v.rule === 'coverage')).to.deep.equal([]);
+      // The fixture's take is an unpinned STRAIGHT_JOIN by primary key, as claim_batch's were: believing
+      // fx_jobs empty, both servers read all of it (a join buffer) instead of one lookup per claimed id.
+      const take = result.diffs.find((d) => d.routine === 'fx_claim' && d.table === 'fx_jobs' && d.alias === 't')!;
+      expect(take).to.deep.include({ kind: 'changed', before: { access: 'eq_ref', index: 'PRIMARY' } });
+      expect(take.after!.access).to.equal('ALL');
+      expect(result.ok).to.equal(false);
+      expect(renderFindings(result)).to.contain('pin the statement to its recorded plan');
+    } finally {
+      copy.cleanup();
+    }
+  });
+
   it('a duplicate index fails the lint; a left prefix and an unused index are reported', async () => {
     const copy = copyFixture(FIXTURE);
     try {

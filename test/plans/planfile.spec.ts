@@ -6,7 +6,8 @@ import { evaluate, ExplainedStatement } from '../../tools/plans/check';
 import { PlanRow } from '../../tools/plans/explain';
 import { lintIndexes } from '../../tools/plans/lint';
 import { comparePlans, ExpectedRow, readPlanFile, renderDiff, renderPlanFile } from '../../tools/plans/planfile';
-import { parseCall, parseScenario } from '../../tools/plans/scenario';
+import { renderFindings } from '../../tools/plans/report';
+import { parseCall, parseScenario, scenarioFiles } from '../../tools/plans/scenario';
 import { describeServer } from '../../tools/sql/flavour';
 
 const row = (over: Partial<ExpectedRow> = {}): ExpectedRow => ({
@@ -130,6 +131,28 @@ describe('plans: plan file, rules, lint, scenario (pure)', () => {
       const skipping = parseScenario({ calls: ['claim_batch'], skip: { campaign_table_name: 'its only query is an IF EXISTS' } }, 'scenarios.json');
       expect(run([statement()], [row()], {}, { routines: ['claim_batch', 'campaign_table_name'], scenario: skipping }).ok).to.equal(true);
     });
+
+    it('a scenario that does not record is held to the rows recorded for the routines it ran, and --update leaves the file alone', () => {
+      const planFile = tmpFile('plans.json');
+      const stale = parseScenario({ statistics: 'empty', record: false, coverage: false, rules: { hotPaths: ['claim_batch'] }, calls: ['claim_batch'] },
+        'scenarios.empty-statistics.json');
+      // Rows of routines it did not run (campaign_summary) are neither compared nor required.
+      const recorded = [row(), row({ routine: 'campaign_summary', statement: 'SELECT COUNT(*) FROM campaign_N_messages', access: 'index' })];
+      const routines = ['claim_batch', 'campaign_summary'];
+      const same = run([statement()], recorded, { campaign_1_ready_queue: 30_000 }, { scenario: stale, routines });
+      expect(same.ok).to.equal(true);
+      expect(same).to.include({ record: false, statistics: 'empty', scenarioFile: 'scenarios.empty-statistics.json' });
+      expect(renderFindings(same)).to.match(/^ok: mariadb 10\.11\.19, scenarios\.empty-statistics\.json \(empty statistics\), 1 statements/m);
+      const scan = statement({ rows: [planRow({ access: 'ALL', index: null })] });
+      const misled = run([scan], recorded, { campaign_1_ready_queue: 30_000 }, { scenario: stale, routines, planFile, options: { url: '', server, root: '.', update: true } });
+      expect(misled.ok).to.equal(false);
+      expect(misled.updated).to.equal(false);
+      expect(fs.existsSync(planFile)).to.equal(false);
+      expect(misled.diffs.map((d) => `${d.kind} ${d.routine} ${d.before?.access} -> ${d.after?.access}`)).to.deep.equal(['changed claim_batch range -> ALL']);
+      expect(misled.violations.map((v) => v.rule)).to.deep.equal(['full-scan']);
+      expect(renderFindings(misled)).to.contain('held to the plans recorded in');
+      expect(renderFindings(misled)).not.to.contain('--update');
+    });
   });
 
   describe('index lint', () => {
@@ -184,6 +207,21 @@ describe('plans: plan file, rules, lint, scenario (pure)', () => {
       expect(() => parseScenario({ calls: [] }, 'f.json')).to.throw(/at least one call/);
       expect(() => parseScenario({ calls: ['a'], setup: [{}] }, 'f.json')).to.throw(/setup\[0\]/);
       expect(() => parseScenario({ calls: [{ call: 'a', repeat: 0 }] }, 'f.json')).to.throw(/repeat/);
+      expect(s).to.include({ statistics: 'fresh', record: true, coverage: true });
+      expect(() => parseScenario({ calls: ['a'], statistics: 'stale' }, 'f.json')).to.throw(/"statistics" must be "fresh" or "empty"/);
+      expect(() => parseScenario({ calls: ['a'], record: 'no' }, 'f.json')).to.throw(/"record" must be true or false/);
+    });
+
+    it('lists the project\'s scenarios, the recording one first, and picks one by name', () => {
+      const root = path.dirname(path.dirname(tmpFile('plans/x')));
+      fs.mkdirSync(path.join(root, 'plans'), { recursive: true });
+      for (const f of ['scenarios.json', 'scenarios.zz-later.json', 'scenarios.empty-statistics.json', 'plans.json', 'scenarios.a.b.json']) {
+        fs.writeFileSync(path.join(root, 'plans', f), '{}');
+      }
+      expect(scenarioFiles(root).map((f) => path.basename(f))).to.deep.equal(['scenarios.json', 'scenarios.empty-statistics.json', 'scenarios.zz-later.json']);
+      expect(scenarioFiles(root, 'empty-statistics').map((f) => path.basename(f))).to.deep.equal(['scenarios.empty-statistics.json']);
+      expect(scenarioFiles(root, 'default').map((f) => path.basename(f))).to.deep.equal(['scenarios.json']);
+      expect(() => scenarioFiles(root, 'nope')).to.throw(/--scenario nope: no such scenario .* \(there: scenarios\.json, scenarios\.empty-statistics\.json, scenarios\.zz-later\.json\)/);
     });
   });
 });

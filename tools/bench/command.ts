@@ -8,7 +8,7 @@ import { testServerUrl } from '../harness/database';
 import { parseUrl, withDatabase } from '../sql/connection';
 import { formatReport } from './report';
 import { runBench } from './run';
-import { Section, SECTIONS } from './types';
+import { DEFAULT_SECTIONS, Section, SECTIONS } from './types';
 
 interface BenchFlags {
   url?: string;
@@ -23,6 +23,7 @@ interface BenchFlags {
   offloadRows?: number;
   loadRepeats: number;
   sqlRunMb: number;
+  restartRows: number;
   contacts: number;
   only: string;
   enableLocalInfile?: boolean;
@@ -62,9 +63,10 @@ export function registerBenchCommands(program: Command): void {
     .addOption(new Option('--maintenance-rows <n>', 'finished messages to move to history, once per chunk size 100 / 1,000 / 10,000 (default: --rows, at most 100,000; the issue\'s figure: 200000)').argParser(positiveInt('--maintenance-rows')))
     .addOption(new Option('--offload-rows <n>', 'log rows offloaded by the toolkit and by hand (default: --maintenance-rows; the issue\'s figure: 1000000)').argParser(positiveInt('--offload-rows')))
     .addOption(new Option('--sql-run-mb <n>', 'size in MB of the dump the "sql run" section replays with the client and with the runner').default(100).argParser(positiveInt('--sql-run-mb')))
+    .addOption(new Option('--restart-rows <n>', 'messages of the restart section\'s campaign: half claimed by 8 workers before a kill -9 and restart of a private server, half after').default(60_000).argParser(positiveInt('--restart-rows')))
     .addOption(new Option('--load-repeats <n>', 'runs of the loader and the ceiling, interleaved; the best of each counts').default(2).argParser(positiveInt('--load-repeats')))
     .addOption(new Option('--contacts <n>', 'contacts of the seeded company').default(10_000).argParser(positiveInt('--contacts')))
-    .addOption(new Option('--only <sections>', `sections to run: ${SECTIONS.join(',')}`).default(SECTIONS.join(',')))
+    .addOption(new Option('--only <sections>', `sections to run: ${SECTIONS.join(',')} (restart only when named: it starts, kills and restarts a private server)`).default(DEFAULT_SECTIONS.join(',')))
     .option('--enable-local-infile', 'if the server has local_infile=OFF, switch it ON for the bulk-load section only (SET GLOBAL, restored afterwards) so the ceiling can be measured')
     .addOption(new Option('--out <file>', 'results as JSON').default('bench-results.json'))
     .addOption(new Option('--svg <file>', 'chart of rows/s by method').default('bench-chart.svg'))
@@ -80,7 +82,7 @@ export function registerBenchCommands(program: Command): void {
       const { report, failedSections } = await runBench({
         serverUrl, rows: flags.rows, sampleRows: flags.sampleRows, claimRows: flags.claimRows ?? flags.rows, workers, batchSize: flags.batch,
         scaleSets: flags.scaleSets, callTimeoutSeconds: flags.callTimeout, maintenanceRows: flags.maintenanceRows ?? Math.min(flags.rows, 100_000),
-        offloadRows: flags.offloadRows ?? flags.maintenanceRows ?? Math.min(flags.rows, 100_000), sqlRunMegabytes: flags.sqlRunMb, loadRepeats: flags.loadRepeats, contacts: flags.contacts,
+        offloadRows: flags.offloadRows ?? flags.maintenanceRows ?? Math.min(flags.rows, 100_000), sqlRunMegabytes: flags.sqlRunMb, restartRows: flags.restartRows, loadRepeats: flags.loadRepeats, contacts: flags.contacts,
         only, enableLocalInfile: !!flags.enableLocalInfile, out: path.resolve(flags.out), svg: path.resolve(flags.svg),
         progress: 'auto', log,
       });

@@ -36,6 +36,11 @@ export function evaluateTargets(report: BenchReport): TargetCheck[] {
     targets.push(check('offload-vs-hand', 'toolkit offload (dump, manifest, restore-verify, drop) >= 0.9x the same chain by hand', 0.9,
       m.offload.perSecond, m.offloadByHand.perSecond, `offload ${m.offload.status}, by hand ${m.offloadByHand.status}: ${m.offloadByHand.note ?? ''}`));
   }
+  if (report.restart) {
+    const r = report.restart;
+    targets.push(check('restart-vs-before', `claims after a kill -9 and restart with unpersisted statistics >= 0.8x the same claims before the restart (${r.workers} workers)`, 0.8,
+      r.after.perSecond, r.before.perSecond, `after ${r.after.status}, before ${r.before.status}`));
+  }
   if (report.sqlrun) {
     const [client, runner] = report.sqlrun.results;
     targets.push(check('sqlrun-vs-client', `sql run replays a ${report.sqlrun.megabytes} MB dump >= 0.8x as fast as ${client.label}`, 0.8,
@@ -127,6 +132,13 @@ export function formatReport(report: BenchReport): string {
       r.method === 'runner' ? ratio(sr.ratio) : '', r.method === 'runner' ? (sr.ratio === null ? 'N/A' : sr.ratio >= 0.8 ? 'PASS' : 'FAIL') : ''])));
     for (const r of sr.results) if (r.note) out.push(`  ${r.label}: ${r.note}`);
   }
+  if (report.restart) {
+    const r = report.restart;
+    out.push('', `Restart: ${fmtInt(r.messages)} messages on a ${r.server} server, ${r.workers} workers, batches of ${r.batchSize}, leases of ${r.leaseSeconds} s (the worker defaults)`);
+    out.push(...table(['phase', 'messages', 'seconds', 'messages/s', 'x before', 'row reads/message', 'refused'], [r.before, r.after].map((p) => [
+      p.label, fmtInt(p.units), p.seconds.toFixed(2), fmtInt(p.perSecond), p === r.after ? ratio(r.ratio) : '', String(p.rowsReadPerMessage), String(p.refusedBatches)])));
+    out.push(`  ${r.note}; ${r.duplicates} duplicates, ${r.lost} lost, ${r.batchesCompletedAfterLease} batches completed after their lease`);
+  }
   if (report.targets.length) {
     out.push('', 'Targets (ratios in this run)');
     for (const t of report.targets) {
@@ -134,7 +146,7 @@ export function formatReport(report: BenchReport): string {
       out.push(`  ${mark}  ${t.description}: ${t.ratio === null ? `not judged (${t.note})` : `${t.ratio.toFixed(2)}x`}`);
     }
   }
-  if (report.claim) out.push(`  ${report.correct ? 'PASS' : 'FAIL'}  every claim run completed each message exactly once (0 duplicates, 0 lost)`);
+  if (report.claim || report.restart) out.push(`  ${report.correct ? 'PASS' : 'FAIL'}  every claim run completed each message exactly once (0 duplicates, 0 lost)`);
   for (const n of report.notes) out.push(`note: ${n}`);
   return out.join('\n') + '\n';
 }

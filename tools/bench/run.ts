@@ -18,6 +18,7 @@ import { describeMachine, describeServerForBench, startLoadSampler } from './env
 import { runLoadSection } from './load';
 import { runMaintenanceSection } from './maintenance';
 import { evaluateTargets } from './report';
+import { runRestartSection } from './restart';
 import { runScaleSection } from './scale';
 import { runSqlRunSection } from './sqlrun';
 import { renderChart } from './svg';
@@ -38,6 +39,8 @@ export interface BenchOptions {
   offloadRows: number;
   /** Size of the dump the "sql run" section replays. */
   sqlRunMegabytes: number;
+  /** Messages of the restart section's campaign (half claimed before the restart, half after). */
+  restartRows: number;
   loadRepeats: number;
   contacts: number;
   only: Section[];
@@ -120,7 +123,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
     machine: describeMachine({ start: 0, end: 0, max: 0, mean: 0 }), server: serverReport, database: '',
     options: {
       rows: options.rows, sampleRows: options.sampleRows, claimRows: options.claimRows, workers: options.workers, batchSize: options.batchSize,
-      scaleSets: options.scaleSets, callTimeoutSeconds: options.callTimeoutSeconds, maintenanceRows: options.maintenanceRows, offloadRows: options.offloadRows, sqlRunMegabytes: options.sqlRunMegabytes, loadRepeats: options.loadRepeats, contacts: options.contacts, only: options.only,
+      scaleSets: options.scaleSets, callTimeoutSeconds: options.callTimeoutSeconds, maintenanceRows: options.maintenanceRows, offloadRows: options.offloadRows, sqlRunMegabytes: options.sqlRunMegabytes, restartRows: options.restartRows, loadRepeats: options.loadRepeats, contacts: options.contacts, only: options.only,
       enableLocalInfile: options.enableLocalInfile,
     },
     targets: [], correct: true, notes,
@@ -176,6 +179,11 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
     await section('sqlrun', async () => {
       report.sqlrun = await runSqlRunSection(ctx, { megabytes: options.sqlRunMegabytes, repeats: options.loadRepeats });
     });
+    await section('restart', async () => {
+      const restart = await runRestartSection(ctx, { messages: options.restartRows, workers: 8 });
+      if (typeof restart === 'string') notes.push(restart);
+      else report.restart = restart;
+    });
     await conn.end().catch(() => conn.destroy());
   } finally {
     for (const c of connections) c.destroy();
@@ -196,7 +204,8 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
   report.seconds = Math.round((finished.getTime() - started.getTime()) / 100) / 10;
   report.machine = describeMachine(sampler.stop());
   report.targets = evaluateTargets(report);
-  report.correct = (report.claim?.results ?? []).every((r) => r.duplicates === 0 && r.lost === 0);
+  report.correct = (report.claim?.results ?? []).every((r) => r.duplicates === 0 && r.lost === 0)
+    && (!report.restart || (report.restart.duplicates === 0 && report.restart.lost === 0));
   if (report.load && !report.load.results.some((r) => r.method === 'ceiling' && r.status === 'ok')) {
     notes.push(`load: the ceiling was ${report.load.ceiling.note.replace(/^not measured: /, 'not measured (')}), so the loader target is not judged`);
   }

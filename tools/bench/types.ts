@@ -3,8 +3,10 @@
 // JSON can judge it without the code.
 import type { ServerFlavour } from '../sql/flavour';
 
-export const SECTIONS = ['load', 'claim', 'scale', 'maintenance', 'sqlrun'] as const;
+export const SECTIONS = ['load', 'claim', 'scale', 'maintenance', 'sqlrun', 'restart'] as const;
 export type Section = (typeof SECTIONS)[number];
+/** What runs without --only: "restart" is opt-in (it starts, kills and restarts a private server). */
+export const DEFAULT_SECTIONS: readonly Section[] = SECTIONS.filter((s) => s !== 'restart');
 
 export type Status = 'ok' | 'failed' | 'skipped';
 
@@ -116,6 +118,30 @@ export interface SqlRunSection {
   ratio: number | null;
 }
 
+/**
+ * Claims before and after a kill -9 and restart of a private server whose campaign statistics
+ * were never persisted (tools/pipeline/restart-drill.ts): the same workers on the two halves of
+ * one campaign, so the ratio is of the same run on the same server.
+ */
+export interface RestartSection {
+  /** The private server's flavour and version (started from this machine's binary, not --url). */
+  server: string;
+  messages: number;
+  workers: number;
+  batchSize: number;
+  leaseSeconds: number;
+  before: RateResult & { rowsReadPerMessage: number; refusedBatches: number };
+  after: RateResult & { rowsReadPerMessage: number; refusedBatches: number };
+  /** after / before messages per second (target >= 0.8). */
+  ratio: number | null;
+  persistedRowsAtKill: number;
+  estimatedRowsAfterRestart: number;
+  duplicates: number;
+  lost: number;
+  batchesCompletedAfterLease: number;
+  note?: string;
+}
+
 export interface TargetCheck {
   name: string;
   description: string;
@@ -171,6 +197,7 @@ export interface BenchReport {
   scale?: ScaleSection;
   maintenance?: MaintenanceSection;
   sqlrun?: SqlRunSection;
+  restart?: RestartSection;
   targets: TargetCheck[];
   /** Correctness: every claim run completed each message exactly once. */
   correct: boolean;

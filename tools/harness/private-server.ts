@@ -36,6 +36,16 @@ export interface PrivateServer {
   flavour: ServerFlavour;
   /** Shuts the server down and removes its directory; calling it again does nothing. */
   stop(): Promise<void>;
+  /**
+   * kill -9: the server dies on the spot, as in a crash (nothing flushed, no clean shutdown), and
+   * its directory stays for restart(). Resolves once the process is gone.
+   */
+  kill(): Promise<void>;
+  /**
+   * Starts the server again on the same data directory with the same options (crash recovery
+   * included, after kill()), on the same port when it is still free; url, port and pid follow.
+   */
+  restart(): Promise<void>;
 }
 
 // Files inside a server directory. The owner file ties the server to the process that started it.
@@ -155,6 +165,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 // ---- Servers of this process, killed when it exits -------------------------------------------
 
 const running = new Map<ChildProcess, string>();
+/** Directories of servers killed by kill() and not restarted yet: removed at exit too. */
+const awaitingRestart = new Set<string>();
 let exitHandlersInstalled = false;
 
 const hasExited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
@@ -167,6 +179,8 @@ function killRunningServers(): void {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   running.clear();
+  for (const dir of awaitingRestart) fs.rmSync(dir, { recursive: true, force: true });
+  awaitingRestart.clear();
 }
 
 function installExitHandlers(): void {
@@ -246,7 +260,8 @@ export async function startPrivateServer(options: PrivateServerOptions = {}): Pr
   try {
     fs.writeFileSync(path.join(dir, OWNER_FILE), String(process.pid));
     await initialise(tools, dir);
-    return await launchOnFreePort(tools, dir, options.args ?? []);
+    const args = options.args ?? [];
+    return serverHandle(tools, dir, args, await launchOnFreePort(tools, dir, args));
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -295,14 +310,65 @@ function freePort(): Promise<number> {
 /** Another process took the port between freePort() and the server's bind: worth another port. */
 class PortTaken extends OperationError {}
 
-async function launchOnFreePort(tools: ServerTools, dir: string, extraArgs: string[]): Promise<PrivateServer> {
+/** One run of the server process; a restart is another run on the same directory. */
+interface Launched {
+  child: ChildProcess;
+  exited: Promise<void>;
+  port: number;
+  pid: number;
+}
+
+async function launchOnFreePort(tools: ServerTools, dir: string, extraArgs: string[], preferredPort?: number): Promise<Launched> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await launch(tools, dir, await freePort(), extraArgs);
+      return await launch(tools, dir, attempt === 1 && preferredPort ? preferredPort : await freePort(), extraArgs);
     } catch (err) {
       if (!(err instanceof PortTaken) || attempt === PORT_ATTEMPTS) throw err;
     }
   }
+}
+
+/** The PrivateServer handle over the runs of one server directory. */
+function serverHandle(tools: ServerTools, dir: string, extraArgs: string[], first: Launched): PrivateServer {
+  let current: Launched | null = first;
+  let stopping: Promise<void> | null = null;
+  const handle: PrivateServer = {
+    url: `mysql://root@127.0.0.1:${first.port}`, port: first.port, dataDir: dir, pid: first.pid, flavour: tools.flavour,
+    stop: () => (stopping ??= (async () => {
+      const run = current;
+      current = null;
+      if (run && !hasExited(run.child)) {
+        run.child.kill('SIGTERM');
+        const killer = setTimeout(() => run.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+        await run.exited;
+        clearTimeout(killer);
+      }
+      if (run) running.delete(run.child);
+      awaitingRestart.delete(dir);
+      fs.rmSync(dir, { recursive: true, force: true });
+    })()),
+    async kill() {
+      if (stopping) throw new OperationError('kill(): the private server was stopped');
+      const run = current;
+      if (!run) return;
+      current = null;
+      // Kept for restart(), and removed at exit if no restart comes.
+      awaitingRestart.add(dir);
+      if (!hasExited(run.child)) run.child.kill('SIGKILL');
+      await run.exited;
+      running.delete(run.child);
+    },
+    // `this`, not `handle`: usePrivateServer() hands out a copy of the handle, whose url must follow.
+    async restart(this: PrivateServer) {
+      if (stopping) throw new OperationError('restart(): the private server was stopped');
+      if (current) await this.kill();
+      const next = await launchOnFreePort(tools, dir, extraArgs, this.port);
+      awaitingRestart.delete(dir);
+      current = next;
+      Object.assign(this, { url: `mysql://root@127.0.0.1:${next.port}`, port: next.port, pid: next.pid });
+    },
+  };
+  return handle;
 }
 
 function serverArgs(tools: ServerTools, dir: string, port: number): string[] {
@@ -323,7 +389,7 @@ function serverArgs(tools: ServerTools, dir: string, port: number): string[] {
   ];
 }
 
-async function launch(tools: ServerTools, dir: string, port: number, extraArgs: string[]): Promise<PrivateServer> {
+async function launch(tools: ServerTools, dir: string, port: number, extraArgs: string[]): Promise<Launched> {
   // Logs start afresh, so that what an attempt reports is about that attempt only.
   for (const log of [ERROR_LOG, OUTPUT_LOG]) fs.rmSync(path.join(dir, log), { force: true });
   if (tools.recipe.needsFilesDir) fs.mkdirSync(path.join(dir, FILES_SUBDIR), { recursive: true });
@@ -347,18 +413,6 @@ async function launch(tools: ServerTools, dir: string, port: number, extraArgs: 
   // in between, cleanLeftoverServers still finds the server.
   fs.writeFileSync(path.join(dir, PID_FILE), String(pid));
 
-  let stopping: Promise<void> | null = null;
-  const stop = () => (stopping ??= (async () => {
-    if (!hasExited(child)) {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(killer);
-    }
-    running.delete(child);
-    fs.rmSync(dir, { recursive: true, force: true });
-  })());
-
   try {
     await waitUntilReady(dir, () => hasExited(child));
     await allowRootOverTcp(dir);
@@ -369,7 +423,7 @@ async function launch(tools: ServerTools, dir: string, port: number, extraArgs: 
     running.delete(child);
     throw err;
   }
-  return { url: `mysql://root@127.0.0.1:${port}`, port, dataDir: dir, pid, flavour: tools.flavour, stop };
+  return { child, exited, port, pid };
 }
 
 async function waitUntilReady(dir: string, hasExited: () => boolean): Promise<void> {

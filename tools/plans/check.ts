@@ -14,6 +14,7 @@ import {
   comparePlans, ExpectedRow, PlanDiff, PlanFile, readPlanFile, renderPlanFile, rowKey,
 } from './planfile';
 import { buildCall, readScenario, Rules, runSetup, Scenario } from './scenario';
+import { EmptyStatisticsReport, resetStatisticsToEmpty } from './statistics';
 import fs from 'fs';
 
 export interface ExplainedStatement {
@@ -61,6 +62,13 @@ export interface CheckOptions {
 }
 
 export interface CheckResult {
+  /** The scenario file this result is of. */
+  scenarioFile: string;
+  /** False: the scenario is held to the plan file and never writes it. */
+  record: boolean;
+  /** The statistics the calls ran under; for "empty", what the reset left the optimiser believing. */
+  statistics: Scenario['statistics'];
+  emptyStatistics?: EmptyStatisticsReport;
   flavour: ServerInfo['flavour'];
   version: string;
   database: string;
@@ -91,6 +99,11 @@ export async function checkPlans(options: CheckOptions): Promise<CheckResult> {
     try {
       await runSetup(work, scenario, { url: db.url, root, log });
       await analyzeAll(work, db.name);
+      let emptyStatistics: EmptyStatisticsReport | undefined;
+      if (scenario.statistics === 'empty') {
+        emptyStatistics = await resetStatisticsToEmpty(work, options.server, db.name);
+        log(`statistics of ${emptyStatistics.tables} tables reset to an empty table's; the optimiser believes ${emptyStatistics.believedEmpty.length} tables with rows empty`);
+      }
       if (options.beforeCalls) await options.beforeCalls(work);
       await prepareExplainSession(explainConn, options.server);
       await createRoutineTemporaryTables(explainConn, db.name);
@@ -100,10 +113,14 @@ export async function checkPlans(options: CheckOptions): Promise<CheckResult> {
       const foreignKeys = await readForeignKeys(explainConn, db.name);
       const routines = await queryRows<{ name: string }>(explainConn,
         'SELECT ROUTINE_NAME AS name FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_NAME', [db.name]);
-      return evaluate({
-        options, scenario, recorded, planFile, statements, sizes, routines: routines.map((r) => r.name),
-        lint: lintIndexes(indexes, usedIndexes(statements), foreignKeys), database: db.name,
-      });
+      return {
+        ...evaluate({
+          options, scenario, recorded, planFile, statements, sizes, routines: routines.map((r) => r.name),
+          // The index lint is about the schema, the same in every scenario: the covering one runs it.
+          lint: scenario.coverage ? lintIndexes(indexes, usedIndexes(statements), foreignKeys) : [], database: db.name,
+        }),
+        ...(emptyStatistics ? { emptyStatistics } : {}),
+      };
     } finally {
       await work.end().catch(() => work.destroy());
       await explainConn.end().catch(() => explainConn.destroy());
@@ -236,7 +253,9 @@ interface EvaluateInput {
 export function evaluate(input: EvaluateInput): CheckResult {
   const { options, scenario, recorded, planFile, statements, sizes } = input;
   const flavour = options.server.flavour;
-  const recordedRows = recorded[flavour] ?? [];
+  // A scenario that does not record is held to the rows recorded for the routines it ran.
+  const ran = new Set(statements.map((st) => st.routine));
+  const recordedRows = (recorded[flavour] ?? []).filter((r) => scenario.record || ran.has(r.routine));
   const exceptions = new Map(recordedRows.filter((r) => r.exception !== undefined).map((r) => [rowKey(r), r.exception!]));
   const violations = ruleViolations(statements, sizes, scenario.rules, exceptions);
   const warnings: string[] = [];
@@ -247,7 +266,7 @@ export function evaluate(input: EvaluateInput): CheckResult {
   const covered = new Set([...statements.map((s) => s.routine.toLowerCase()), ...scenario.calls.map((c) => c.routine.toLowerCase())]);
   for (const routine of input.routines) {
     const reason = scenario.skip.get(routine.toLowerCase());
-    if (covered.has(routine.toLowerCase())) continue;
+    if (!scenario.coverage || covered.has(routine.toLowerCase())) continue;
     if (reason === undefined) {
       violations.push({ rule: 'coverage', routine, message: `${routine} ran no statement in the plan scenario: add a call to ${path.basename(scenario.file)}, or list it under "skip" with the reason` });
     } else if (!reason.trim()) {
@@ -264,7 +283,7 @@ export function evaluate(input: EvaluateInput): CheckResult {
   const actual = expectedRows(statements);
   let diffs = comparePlans(recordedRows, actual);
   let updated = false;
-  if (options.update) {
+  if (options.update && scenario.record) {
     const violating = new Set(violations.filter((v) => !v.excepted && v.statement && v.table && (v.rule === 'full-scan' || v.rule === 'filesort' || v.rule === 'temporary'))
       .map((v) => `${v.routine}\u0000${v.statement}\u0000${v.table}`));
     const rows = actual.map((r) => {
@@ -290,6 +309,7 @@ export function evaluate(input: EvaluateInput): CheckResult {
   const failing = violations.filter((v) => !v.excepted);
   const ok = failing.length === 0 && diffs.length === 0 && !input.lint.some((f) => f.fails);
   return {
+    scenarioFile: scenario.file, record: scenario.record, statistics: scenario.statistics,
     flavour, version: options.server.version, database: input.database, statements, violations, diffs, lint: input.lint, sizes,
     warnings, planFile, updated, ok,
   };

@@ -5,8 +5,9 @@ import path from 'path';
 import { printJson, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
 import { OperationError } from '../errors';
 import { projectRoot } from '../migrate/sources';
-import { checkPlans } from './check';
-import { jsonReport, renderFindings, renderTable } from './report';
+import { checkPlans, CheckResult } from './check';
+import { jsonReport, renderFindings, renderTable, scenarioLabel } from './report';
+import { scenarioFiles } from './scenario';
 import { acquireCaptureServer } from './server';
 
 type Flags = TargetFlags & {
@@ -17,6 +18,7 @@ type Flags = TargetFlags & {
   privateServer?: boolean;
   serverBinary?: string;
   keep?: boolean;
+  scenario?: string;
 };
 
 /** Exit code 1 with the findings already printed. */
@@ -36,28 +38,43 @@ export function registerPlanCommands(program: Command): void {
     .option('--private-server', 'capture on a private server started from local binaries even when the --url server could capture')
     .option('--server-binary <path>', 'server binary for a private server (default: mariadbd, else mysqld)')
     .option('--keep', 'keep the throwaway database (it is named in the output)')
+    .option('--scenario <name>', 'run one scenario: "default" (plans/scenarios.json) or NAME of plans/scenarios.NAME.json (default: all, the recording one first)')
     .action(async (flags: Flags) => {
       const log = (line: string) => process.stderr.write(line + '\n');
       const root = path.resolve(flags.dir ?? projectRoot());
+      const files = scenarioFiles(root, flags.scenario);
       const capture = await acquireCaptureServer(targetOf(flags).url, {
         privateServer: flags.privateServer ? true : 'auto', binary: flags.serverBinary, log: program.opts().verbose ? log : undefined,
       });
-      let result;
+      // One after the other on the same server: the recording scenario first, so that a
+      // non-recording one is held to what --update has just written.
+      const results: CheckResult[] = [];
       try {
-        result = await checkPlans({
-          url: capture.url, server: capture.server, slowLogFile: capture.slowLogFile, root, update: flags.update,
-          keepDatabase: flags.keep, log: program.opts().verbose ? log : undefined,
-        });
+        for (const scenarioFile of files) {
+          results.push(await checkPlans({
+            url: capture.url, server: capture.server, slowLogFile: capture.slowLogFile, root, scenarioFile, update: flags.update,
+            keepDatabase: flags.keep, log: program.opts().verbose ? log : undefined,
+          }));
+        }
       } finally {
         await capture.stop();
       }
-      if (flags.json) printJson({ capturedOn: capture.description, ...(jsonReport(result) as object) });
-      else {
-        if (!flags.check) process.stdout.write(`plans captured on ${capture.description}\n\n${renderTable(result, process.stdout.columns || 160)}\n`);
-        process.stdout.write(renderFindings(result) + '\n');
+      const ok = results.every((r) => r.ok);
+      if (flags.json) {
+        // The first scenario's report at the top (as with one scenario), the others under "scenarios".
+        const [first, ...others] = results.map((r) => jsonReport(r) as object);
+        printJson({ capturedOn: capture.description, ...first, ok, ...(others.length ? { scenarios: others } : {}) });
+      } else {
+        if (!flags.check) process.stdout.write(`plans captured on ${capture.description}\n`);
+        for (const result of results) {
+          const label = scenarioLabel(result);
+          if (!flags.check) process.stdout.write(`\n${label ? `scenario ${label}\n\n` : ''}${renderTable(result, process.stdout.columns || 160)}\n`);
+          process.stdout.write(renderFindings(result) + '\n');
+        }
       }
-      if ((flags.check || flags.update) && !result.ok) {
-        throw new PlanCheckFailed(`plan check failed on ${result.flavour} ${result.version}`);
+      if ((flags.check || flags.update) && !ok) {
+        const failed = results.filter((r) => !r.ok).map((r) => scenarioLabel(r) || 'scenarios.json');
+        throw new PlanCheckFailed(`plan check failed on ${results[0].flavour} ${results[0].version} (${failed.join(', ')})`);
       }
     });
 }

@@ -1,7 +1,15 @@
 // What `reminderly-db plans` prints: per routine, each statement and, per table it reads, the
 // access type, index, estimated rows and extras; then what fails and why.
+import path from 'path';
 import { CheckResult, ExplainedStatement, Violation } from './check';
 import { renderDiff, shorten } from './planfile';
+
+/** The scenario a result is of, when it is not the recording one (plans/scenarios.json). */
+export function scenarioLabel(result: Pick<CheckResult, 'scenarioFile' | 'statistics'>): string {
+  const file = path.basename(result.scenarioFile);
+  if (file === 'scenarios.json' && result.statistics === 'fresh') return '';
+  return `${file}${result.statistics === 'empty' ? ' (empty statistics)' : ''}`;
+}
 
 function pad(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length);
@@ -57,12 +65,17 @@ export function renderFindings(result: CheckResult): string {
   const failing = result.violations.filter((v) => !v.excepted);
   for (const v of failing) lines.push(`FAIL ${v.rule}: ${v.message}`);
   for (const d of result.diffs) lines.push(`FAIL ${renderDiff(d, result.flavour)}`);
-  if (result.diffs.length) lines.push(`     (a deliberate change? run \`reminderly-db plans --update\` and commit ${result.planFile})`);
+  if (result.diffs.length) {
+    lines.push(result.record
+      ? `     (a deliberate change? run \`reminderly-db plans --update\` and commit ${result.planFile})`
+      : `     (this scenario is held to the plans recorded in ${result.planFile} with fresh statistics: pin the statement to its recorded plan, e.g. STRAIGHT_JOIN / FORCE INDEX)`);
+  }
   for (const f of result.lint) lines.push(`${f.fails ? 'FAIL' : 'note'} index ${f.kind}: ${f.message}`);
   for (const w of result.warnings) lines.push(`note ${w}`);
   const explained = result.statements.filter((s) => !s.unexplained).length;
   const failures = failing.length + result.diffs.length + result.lint.filter((f) => f.fails).length;
-  lines.push(`${result.ok ? 'ok' : 'FAILED'}: ${result.flavour} ${result.version}, ${result.statements.length} statements `
+  const label = scenarioLabel(result);
+  lines.push(`${result.ok ? 'ok' : 'FAILED'}: ${result.flavour} ${result.version}${label ? `, ${label}` : ''}, ${result.statements.length} statements `
     + `(${explained} explained) of ${new Set(result.statements.map((s) => s.routine)).size} routines; `
     + `${failures} failure(s), ${result.violations.filter((v) => v.excepted).length} excepted`
     + (result.updated ? `; wrote ${result.planFile}` : ''));
@@ -73,6 +86,9 @@ export function renderFindings(result: CheckResult): string {
 export function jsonReport(result: CheckResult): unknown {
   return {
     ok: result.ok,
+    scenario: path.basename(result.scenarioFile),
+    statistics: result.statistics,
+    ...(result.emptyStatistics ? { emptyStatistics: result.emptyStatistics } : {}),
     server: { flavour: result.flavour, version: result.version },
     planFile: result.planFile,
     updated: result.updated,

@@ -9,6 +9,12 @@
 //     "skip": { "campaign_set_create": "DDL only: creates a campaign's tables" }
 //   }
 //
+// A scenario may also say "statistics": "empty" (InnoDB's statistics of every table reset to an
+// empty table's after the setup, as a server restarted before it persisted them has them:
+// statistics.ts), "record": false (its plans are never written by --update: they must equal the
+// rows the recording scenario wrote for the routines it runs) and "coverage": false (it checks the
+// routines it calls; the recording scenario covers every routine).
+//
 // A call is written like codegen's "-- @example" header lines: the routine, then name=value pairs
 // whose values are SQL expressions (evaluated on the capture database just before the call, so a
 // call can use what earlier calls left, e.g. the batch a claim made); parameters are named as in
@@ -38,9 +44,17 @@ export interface ScenarioCall {
   repeat: number;
 }
 
+/** Which statistics the calls run under: ANALYZE TABLE of every table, or an empty table's (statistics.ts). */
+export type StatisticsMode = 'fresh' | 'empty';
+
 export interface Scenario {
   file: string;
   rules: Rules;
+  statistics: StatisticsMode;
+  /** False: --update leaves the plan file alone and this scenario is held to the rows recorded for the routines it runs. */
+  record: boolean;
+  /** False: routines the calls do not reach are not required to run (another scenario covers them). */
+  coverage: boolean;
   setup: SetupStep[];
   calls: ScenarioCall[];
   /** Routines not expected to run a statement in the scenario, with the reason. */
@@ -97,7 +111,26 @@ export function parseScenario(json: unknown, file: string): Scenario {
   });
   const skip = new Map<string, string>();
   for (const [routine, reason] of Object.entries((o.skip ?? {}) as Record<string, unknown>)) skip.set(routine.toLowerCase(), typeof reason === 'string' ? reason : '');
-  return { file, rules, setup, calls, skip };
+  const statistics = (o.statistics ?? 'fresh') as StatisticsMode;
+  if (statistics !== 'fresh' && statistics !== 'empty') throw new UserError(`${file}: "statistics" must be "fresh" or "empty"`);
+  for (const flag of ['record', 'coverage'] as const) {
+    if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw new UserError(`${file}: "${flag}" must be true or false`);
+  }
+  return { file, rules, statistics, record: o.record !== false, coverage: o.coverage !== false, setup, calls, skip };
+}
+
+/**
+ * The project's scenarios: plans/scenarios.json (the recording one) first, then every
+ * plans/scenarios.<name>.json in name order. `only` picks one by <name> or file name.
+ */
+export function scenarioFiles(root: string, only?: string): string[] {
+  const dir = path.join(root, 'plans');
+  const extra = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^scenarios\.[^.]+\.json$/.test(f)).sort() : [];
+  const files = ['scenarios.json', ...extra];
+  if (only === undefined) return files.map((f) => path.join(dir, f));
+  const wanted = files.find((f) => f === only || f === `scenarios.${only}.json` || (only === 'default' && f === 'scenarios.json'));
+  if (!wanted) throw new UserError(`--scenario ${only}: no such scenario in ${dir} (there: ${files.join(', ')})`);
+  return [path.join(dir, wanted)];
 }
 
 export function readScenario(file: string): Scenario {

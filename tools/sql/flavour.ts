@@ -19,6 +19,7 @@
 //     explainSessionSettings                         which EXPLAIN FORMAT=JSON document it gets, and how
 //   passwordPlugin, identifiedByPassword            the password plugin the toolkit's users get
 //   routineReplace                                  how `migrate up` re-applies a routine
+//   statisticsReload                                how to make InnoDB re-read a table's persistent statistics
 //   privateServer                                   how the test harness initialises and starts a private server
 //   replication, replicationSql()                   the statements that set up and drive replication
 import { Connection, queryRows } from './connection';
@@ -133,6 +134,14 @@ export interface FlavourCapabilities {
    * back to back on one connection (the DROP takes the routine's grants with it).
    */
   routineReplace: 'create-or-replace' | 'drop-create-grant';
+  /**
+   * How to make InnoDB read a table's persistent statistics (mysql.innodb_table_stats /
+   * innodb_index_stats) again, as a restart does (tools/plans/statistics.ts). MySQL re-reads them
+   * when the table is next opened after FLUSH TABLE; MariaDB 10.11 keeps the statistics it holds in
+   * memory through FLUSH TABLE (and ALTER TABLE of a table option) and re-reads them after a
+   * RENAME TABLE round trip.
+   */
+  statisticsReload: 'flush-table' | 'rename-round-trip';
   privateServer: PrivateServerRecipe;
   replication: ReplicationSql;
 }
@@ -182,6 +191,7 @@ const FLAVOURS: Record<ServerFlavour, FlavourEntry> = {
     passwordPlugin: 'mysql_native_password',
     identifiedByPassword: 'IDENTIFIED VIA mysql_native_password USING PASSWORD(?)',
     routineReplace: 'create-or-replace',
+    statisticsReload: 'rename-round-trip',
     privateServer: {
       binary: 'mariadbd',
       installers: ['mariadb-install-db', 'mysql_install_db'],
@@ -220,6 +230,7 @@ const FLAVOURS: Record<ServerFlavour, FlavourEntry> = {
     passwordPlugin: 'caching_sha2_password',
     identifiedByPassword: 'IDENTIFIED WITH caching_sha2_password BY ?',
     routineReplace: 'drop-create-grant',
+    statisticsReload: 'flush-table',
     privateServer: {
       binary: 'mysqld',
       installers: [],
