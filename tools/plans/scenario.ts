@@ -26,6 +26,7 @@ import path from 'path';
 import { UserError } from '../errors';
 import { Connection, queryRows } from '../sql/connection';
 import { splitTopLevel } from '../codegen/header';
+import { projectRoot } from '../migrate/sources';
 
 export interface Rules {
   /** A full table or index scan on a table with more rows than this fails (default 1000). */
@@ -152,6 +153,27 @@ export interface SetupContext {
   log?: (line: string) => void;
 }
 
+/**
+ * Loads a setup module named by a scenario (a .ts file of the checkout, usually). When the CLI runs
+ * compiled (dist/), a module of this project is taken from its compiled twin, so that it shares the
+ * toolkit's module instances (its UserError is the CLI's); any other .ts file goes through ts-node,
+ * registered on first need.
+ */
+function requireSetupModule(file: string): Record<string, unknown> {
+  let target = file;
+  if (file.endsWith('.ts') && __filename.endsWith('.js')) {
+    const root = projectRoot();
+    const twin = path.join(root, 'dist', path.relative(root, file)).replace(/\.ts$/, '.js');
+    if (!path.relative(root, file).startsWith('..') && fs.existsSync(twin)) target = twin;
+    else if (!require.extensions['.ts']) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      (require('ts-node') as typeof import('ts-node')).register({ transpileOnly: true, project: path.join(root, 'tsconfig.json') });
+    }
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(target) as Record<string, unknown>;
+}
+
 /** Runs the setup steps on `conn` (the capture database): SQL, or a module's function called with (conn, options, context). */
 export async function runSetup(conn: Connection, scenario: Scenario, context: SetupContext): Promise<void> {
   const { root, log } = context;
@@ -162,8 +184,7 @@ export async function runSetup(conn: Connection, scenario: Scenario, context: Se
     }
     const file = path.resolve(root, step.module);
     if (!fs.existsSync(file)) throw new UserError(`${scenario.file}: setup module ${step.module} does not exist`);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const mod = require(file) as Record<string, unknown>;
+    const mod = requireSetupModule(file);
     const fn = mod[step.export ?? 'default'];
     if (typeof fn !== 'function') throw new UserError(`${scenario.file}: ${step.module} exports no function "${step.export ?? 'default'}"`);
     log?.(`setup: ${step.module}${step.export ? `#${step.export}` : ''}`);
