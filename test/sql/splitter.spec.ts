@@ -31,6 +31,18 @@ describe('sql splitter', () => {
       expect(statements.every((s) => s.delimiter === ';')).to.equal(true);
     });
 
+    it('takes a lone -, / or * as ordinary text (negative numbers, dates, arithmetic), also when the delimiter starts with one', () => {
+      const insert = "INSERT INTO t VALUES (-1,'2026-12-03',3/4,2*5),(-2,'x',-0.5,1)";
+      for (const options of [MARIADB, MYSQL_9]) {
+        expect(texts(`${insert};\nSELECT 2;`, options)).to.deep.equal([insert, 'SELECT 2']);
+        expect(splitSqlBytes(Buffer.from(`${insert};\nSELECT 2;`), options).map((st) => st.text)).to.deep.equal([insert, 'SELECT 2']);
+        expect(texts('DELIMITER //\nSELECT 8/2, 3*4, -1//\nSELECT 1//\nDELIMITER ;\n', options)).to.deep.equal(['SELECT 8/2, 3*4, -1', 'SELECT 1']);
+        expect(texts('DELIMITER **\nSELECT 2*3, 4/2**\nDELIMITER ;\n', options)).to.deep.equal(['SELECT 2*3, 4/2']);
+      }
+      expect(texts('SELECT 1-1, 4/2, 2*3, -5 /* c */ + 1;\nSELECT 2;', MYSQL_9)).to.deep.equal(['SELECT 1-1, 4/2, 2*3, -5 /* c */ + 1', 'SELECT 2']);
+      expect(texts('SELECT 1-1 -- c\n, 2;', MYSQL_9)).to.deep.equal(['SELECT 1-1 -- c\n, 2']);
+    });
+
     it('sends a last statement that has no delimiter, without trailing blanks', () => {
       const statements = splitSql('SELECT 1;\nSELECT 2  \n\n');
       expect(statements.map((s) => s.text)).to.deep.equal(['SELECT 1', 'SELECT 2']);

@@ -409,9 +409,14 @@ class ClientReader {
       // Whole '...' and "..." strings on the line are taken too (a backslash escapes the next
       // character, as the rules below copy it); one left open at the line's end is not.
       const quoted = (q: string) => `${q}[^${q}\\\\]*(?:\\\\[^][^${q}\\\\]*)*${q}`;
+      // A lone '-', '/' or '*' opens nothing ("--", "/*" and "*/" do): taken too, or a dump's
+      // negative numbers and dates cut its INSERTs into thousands of pieces (unless the delimiter
+      // starts with one).
+      const lone = [['-', '-(?!-)'], ['/', '/(?!\\*)'], ['*', '\\*(?!/)']]
+        .filter(([ch]) => ch !== this.delimiter[0]).map(([, pattern]) => `|${pattern}`).join('');
       this.runs = {
         delimiter: this.delimiter,
-        outside: new RegExp(`(?:[^${special.replace(/[\]^]/g, '\\$&')}]+|${quoted("'")}|${quoted('"')})+`, 'y'),
+        outside: new RegExp(`(?:[^${special.replace(/[\]^]/g, '\\$&')}]+${lone}|${quoted("'")}|${quoted('"')})+`, 'y'),
       };
     }
     return this.runs.outside;
