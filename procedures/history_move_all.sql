@@ -1,7 +1,7 @@
 -- history_move_all: history_move for every active campaign set, for a MySQL/MariaDB EVENT.
 --
 -- Purpose:    the database-side alternative to `reminderly-db maintenance history --all` (see
---             "Scheduling maintenance" in the README): calls history_move for every set whose
+--             "Scheduling maintenance" in tools/maintenance/README.md): calls history_move for every set whose
 --             state is 'active', in campaign id order, until nothing eligible is left in it. A
 --             set that fails (e.g. its lock is held for over 60 s) does not stop the others:
 --             they go on, and the failures are reported at the end. Each history_move chunk is

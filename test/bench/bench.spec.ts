@@ -82,7 +82,7 @@ describe('bench (tiny run against the real server)', function () {
     expect(report.correct).to.equal(true);
   });
 
-  it('judges the targets of issues 8 and 5 from ratios of the same run', () => {
+  it('judges the loader, claim pipeline, offload and sql run targets from ratios of the same run', () => {
     expect(report.targets.map((t) => t.name)).to.deep.equal(['loader-vs-ceiling', 'pipeline-vs-bare', 'pipeline-scaling', 'pipeline-vs-naive', 'offload-vs-hand', 'sqlrun-vs-client']);
     for (const t of report.targets.slice(1)) {
       expect(t.ratio).to.be.a('number');

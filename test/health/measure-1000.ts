@@ -1,5 +1,5 @@
-// Measures one `health` read over 1,000 small campaigns (the figure in README.md, "Health, metrics
-// and alarms"). Not a spec (no timed assertions): run it by hand,
+// Measures one `health` read over 1,000 small campaigns (the figure "Measured: ..." in
+// tools/health/README.md). Not a spec (no timed assertions): run it by hand,
 //   npx ts-node --transpile-only test/health/measure-1000.ts [campaigns]
 // against MYSQL_URL (default the local MariaDB); it creates and drops its own throwaway database.
 import { createThrowawayDatabase } from '../../tools/harness/database';

@@ -1,6 +1,6 @@
 // Offload artefacts: names no later run reuses, never written over, manifests that protect
 // themselves, restores that verify in scratch before touching the live tables, and no
-// verification copy left behind by a killed run (issue 15, parts 1, 3 and 6).
+// verification copy left behind by a killed run (tools/maintenance/README.md).
 import { expect } from 'chai';
 import fs from 'fs';
 import os from 'os';

@@ -1,4 +1,4 @@
-// The standing proof for log rows (issue 15, part 7, log tables): writers insert log rows while
+// The standing proof that log rows are never lost or doubled: writers insert log rows while
 // `maintenance rotate-logs` and `maintenance offload` are killed (SIGKILL) at random moments,
 // round after round; then one clean offload finishes what the killed runs left, and every
 // acknowledged row is looked for in the live table, the rotated tables and the dump files:

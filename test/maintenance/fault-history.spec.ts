@@ -1,4 +1,4 @@
-// The standing proof for history (issue 15, part 7, history moves and their offload): writers
+// The standing proof that history moves and their offload never lose or double a row: writers
 // call add_status_update (the application routine) on young messages while `maintenance history`
 // and `maintenance offload` are killed (SIGKILL) at random moments; then a clean history move and
 // offload finish what the killed runs left, and every message and every acknowledged status update

@@ -1,5 +1,6 @@
-// Verified offload of old history rows (issue 5, point 3) and the maintenance_runs record of each
-// step: real dumps through the server's own tool, real kills (SIGKILL) at each step.
+// Verified offload of old history rows (dump, verify by restoring, then delete exactly those rows)
+// and the maintenance_runs record of each step: real dumps through the server's own tool, real
+// kills (SIGKILL) at each step.
 import { expect } from 'chai';
 import fs from 'fs';
 import os from 'os';

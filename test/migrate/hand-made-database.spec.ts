@@ -1,4 +1,4 @@
-// Acceptance (issue 13): a database a DBA created by hand, with the server's default collation,
+// Acceptance for the databases DBAs really have: a database created by hand, with the server's default collation,
 // taken through the CLI as a DBA would (migrate up, validate, campaign create, messages load,
 // campaign retire) and through an application's worker on a mysql2 connection with default
 // options, claiming and completing through the generated bindings.

@@ -181,10 +181,10 @@ describe('history_move', () => {
     await expectSignal(() => conn.query('CALL history_move_all(-1, 5)'), /^history_move_all: older_than_days must be 0 to 36500/);
   });
 
-  it('the README\'s CREATE EVENT is accepted, and where the event scheduler runs, moves the rows', async function () {
-    const readme = fs.readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
+  it('the maintenance README\'s CREATE EVENT is accepted, and where the event scheduler runs, moves the rows', async function () {
+    const readme = fs.readFileSync(path.join(PROJECT_ROOT, 'tools', 'maintenance', 'README.md'), 'utf8');
     const sql = /```sql\n(CREATE EVENT[\s\S]*?)\n```/.exec(readme)?.[1];
-    expect(sql, 'README.md has a ```sql block with CREATE EVENT').to.be.a('string');
+    expect(sql, 'tools/maintenance/README.md has a ```sql block with CREATE EVENT').to.be.a('string');
     const campaign = await createCampaign(conn, company.companyId, 'event');
     await seedMessages(conn, campaign, { count: 10, contacts: company.contactIds, status: 'delivered', daysAgo: 40 });
     await conn.query(sql!.replace(/;\s*$/, ''));

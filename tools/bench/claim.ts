@@ -6,7 +6,7 @@
 //   bare          SELECT id ... ORDER BY status, send_after, id LIMIT n FOR UPDATE SKIP LOCKED +
 //                 UPDATE status, then UPDATE status = done; on a lean copy of the rows with a
 //                 (status, send_after, id) index, in READ COMMITTED (the level at which it
-//                 survives 16 workers on a default server: see issue 4 and test/pipeline/claim-bench.ts)
+//                 survives 16 workers on a default server: see tools/pipeline/README.md and test/pipeline/claim-designs.ts)
 //   naive         UPDATE ... SET status, batch_id ... ORDER BY ... LIMIT n (autocommit), then
 //                 SELECT by batch_id (indexed) and UPDATE status = done; same lean copy
 // Rows are counted per worker: a message completed twice is a duplicate, one never completed is

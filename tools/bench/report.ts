@@ -1,4 +1,4 @@
-// The targets from issues 4 and 8 (ratios measured in the same run), and the printed table.
+// The targets (ratios measured in the same run: loader, claim pipeline, offload, restart, sql run), and the printed table.
 import { fmtInt } from './context';
 import { BenchReport, ClaimResult, TargetCheck } from './types';
 

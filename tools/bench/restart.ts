@@ -1,7 +1,7 @@
 // Restart (opt-in: --only restart): claims after a kill -9 and restart of a private server whose
 // campaign statistics InnoDB never persisted, against the same claims before the restart, in the
-// same run (tools/pipeline/restart-drill.ts; issue 15: 139 messages/s after such a restart instead
-// of 8,432 before claim_batch and complete_batch were pinned to their plans). The private server is
+// same run (tools/pipeline/restart-drill.ts; measured before claim_batch and complete_batch were
+// pinned to their plans: 139 messages/s after such a restart instead of 8,432 before it). The private server is
 // started from this machine's server binary, not the --url server: the section runs only when that
 // binary is of the --url server's flavour, and is skipped with the reason otherwise.
 import { privateServerFlavour, startPrivateServer } from '../harness/private-server';

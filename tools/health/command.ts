@@ -1,4 +1,4 @@
-// `reminderly-db health`: metrics, alarms against the environment's thresholds, exit 2 when one is breached.
+// `reminderly-db health`: metrics, alarms against the environment's thresholds, exit 3 (findings) when one is breached, 2 when the server could not be read.
 import { Command, Option } from 'commander';
 import { TargetFlags, targetOf, withTargetOptions } from '../cli-options';
 import { CONFIG_FILE } from '../config/environments';

@@ -3,7 +3,7 @@ import { Alarm } from './alarms';
 import { HealthMetrics } from './metrics';
 import { Thresholds } from './thresholds';
 
-/** The --json document (documented in README.md, "Health, metrics and alarms"): keep it stable. */
+/** The --json document (documented in tools/health/README.md): keep it stable. */
 export interface HealthReport {
   healthy: boolean;
   windowMinutes: number;

@@ -1,8 +1,9 @@
-// The restart drill of issue 15, on a private server the drill may kill: a campaign of ~30,000
-// messages whose statistics InnoDB never persisted, half of it claimed and completed by several
-// workers, then kill -9, restart, the other half marked ready and claimed by the same number of
-// workers. Before the fix the restarted server believed the messages table empty and claim_batch's
-// plain JOIN scanned it on every claim (139 messages/s instead of 8,432; leases expired, completions
+// The restart drill (claims after a crash that lost a table's statistics), on a private server
+// the drill may kill: a campaign of ~30,000 messages whose statistics InnoDB never persisted,
+// half of it claimed and completed by several workers, then kill -9, restart, the other half
+// marked ready and claimed by the same number of workers. Before the fix the restarted server
+// believed the messages table empty and claim_batch's plain JOIN scanned it on every claim
+// (139 messages/s instead of 8,432; leases expired, completions
 // were refused, batches went out twice). Used by test/pipeline/restart.spec.ts (exactly once, no
 // lease expired, no completion refused) and by the bench's opt-in "restart" section (the claim rate
 // after the restart against the rate before it, in the same run).
