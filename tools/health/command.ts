@@ -25,7 +25,7 @@ type HealthFlags = TargetFlags & { json?: boolean; prometheus?: boolean; window:
 
 export function registerHealthCommands(program: Command): void {
   const cmd = withTargetOptions(program.command('health')
-    .description('per-campaign queue metrics, log/history sizes, replica lag and the last maintenance runs; exit 2 when an alarm threshold is breached'))
+    .description('per-campaign queue metrics, log/history sizes, replica lag and the last maintenance runs; exit 3 when an alarm threshold is breached, 2 when the server could not be read'))
     .option('--json', 'print the report as JSON (healthy, thresholds, alarms[], server, campaigns[])')
     .option('--prometheus', 'print the metrics in the Prometheus text exposition format 0.0.4')
     .option('--window <duration>', 'claim-rate window, e.g. 15m or 1h', `${DEFAULT_WINDOW_MINUTES}m`)
