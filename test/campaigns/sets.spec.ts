@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { Connection, queryRows } from '../../tools/sql/connection';
 import { campaignTableName, createCampaignSet, latestTemplateVersion, listSets, parseCampaignId, tableKinds, upgradeSets } from '../../tools/campaigns/sets';
 import { UserError } from '../../tools/errors';
 import { runCli, runCliAsync, waitFor } from '../helpers/cli';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 /** A company with a campaign, straight into the core tables; returns the campaign id. */
 export async function insertCampaign(conn: Connection, name: string, companyName = `company ${name}`): Promise<number> {

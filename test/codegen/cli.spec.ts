@@ -4,10 +4,11 @@ import { expect } from 'chai';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { useThrowawayDatabase, testServerUrl } from '../../tools/harness/database';
+import { testServerUrl } from '../../tools/harness/database';
 import { withConnection } from '../../tools/sql/connection';
 import { CliResult, runCli } from '../helpers/cli';
 import { FIXTURE_PROJECT, GOLDEN_DIR, loadFixtureProject } from './helpers';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 /** The golden files import the runtime by this path; a copy elsewhere must be generated the same way. */
 const GOLDEN_RUNTIME_IMPORT = '../../../bindings/runtime';

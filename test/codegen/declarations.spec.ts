@@ -7,9 +7,9 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { generateBindings } from '../../tools/codegen/codegen';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { withConnection } from '../../tools/sql/connection';
 import { FIXTURE_PROJECT, GOLDEN_DIR, loadFixtureProject } from './helpers';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 const REPORT_HEADER = /^(-- @returns.*\n)+/m;
 

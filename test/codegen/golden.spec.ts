@@ -4,8 +4,8 @@ import { expect } from 'chai';
 import fs from 'fs';
 import path from 'path';
 import { compareWithDisk, generateBindings, Generated, writeBindings } from '../../tools/codegen/codegen';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { FIXTURE_PROJECT, GOLDEN_DIR, loadFixtureProject } from './helpers';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 /** The first differing line of two texts, for a readable failure. */
 function firstDifference(expected: string, actual: string): string {

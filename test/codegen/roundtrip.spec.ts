@@ -6,7 +6,6 @@
 import { expect } from 'chai';
 import mysql from 'mysql2/promise';
 import { camelCase } from '../../tools/codegen/model';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { Connection, connect, parseUrl } from '../../tools/sql/connection';
 import {
   ArgumentError, BindingShapeError, cgCheckLabel, cgGetItem, cgItemEvents, cgLabelOf, cgNowItems, cgParamModes, CgPutItemArgs, cgPutItem,
@@ -14,6 +13,7 @@ import {
 } from './golden';
 import { loadFixtureProject, runFixtureFile, FIXTURE_PROJECT } from './helpers';
 import path from 'path';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 const U64_MAX = 18446744073709551615n;
 const I64_MIN = -9223372036854775808n;

@@ -4,8 +4,8 @@
 import { expect } from 'chai';
 import { resolveTarget } from '../../tools/config/environments';
 import { ExitCode, UserError } from '../../tools/errors';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { runCli } from '../helpers/cli';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 const refusal = (fn: () => unknown): string => {
   try {

@@ -1,15 +1,9 @@
 import { spawnSync } from 'child_process';
 import path from 'path';
 import { expect } from 'chai';
-import {
-  createThrowawayDatabase,
-  dropStaleThrowaways,
-  isStale,
-  testServerUrl,
-  THROWAWAY_PREFIX,
-  useThrowawayDatabase,
-} from '../../tools/harness/database';
+import { createThrowawayDatabase, dropStaleThrowaways, isStale, testServerUrl, THROWAWAY_PREFIX } from '../../tools/harness/database';
 import { queryRows, quoteIdentifier, withConnection } from '../../tools/sql/connection';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 const FAILING_FIXTURE = path.join(__dirname, 'fixtures', 'failing-throwaway.fixture.ts');

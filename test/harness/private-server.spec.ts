@@ -4,14 +4,8 @@ import net from 'net';
 import os from 'os';
 import path from 'path';
 import { expect } from 'chai';
-import {
-  cleanLeftoverServers,
-  PrivateServer,
-  SERVER_DIR_PREFIX,
-  serverSupportsPrivateStart,
-  startPrivateServer,
-  usePrivateServer,
-} from '../../tools/harness/private-server';
+import { cleanLeftoverServers, PrivateServer, SERVER_DIR_PREFIX, serverSupportsPrivateStart, startPrivateServer } from '../../tools/harness/private-server';
+import { usePrivateServer } from '../../tools/harness/mocha';
 import { queryRows, withConnection } from '../../tools/sql/connection';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..', '..');

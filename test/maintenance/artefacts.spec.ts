@@ -5,13 +5,13 @@ import { expect } from 'chai';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { Connection, queryRows } from '../../tools/sql/connection';
 import { tableChecksum, TableChecksum } from '../../tools/maintenance/checksum';
 import { rotateLogTables, rotatedLogTables } from '../../tools/maintenance/log-tables';
 import { offloadRotatedLogs } from '../../tools/maintenance/offload';
 import { manifestSideFile, writeSealedManifest } from '../../tools/maintenance/manifest-seal';
 import { runCli, runCliAsync, waitFor } from '../helpers/cli';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 const LOG_TABLE = `CREATE TABLE IF NOT EXISTS log_probe (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,

@@ -8,11 +8,12 @@ import { expect } from 'chai';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { createThrowawayDatabase, useThrowawayDatabase } from '../../tools/harness/database';
+import { createThrowawayDatabase } from '../../tools/harness/database';
 import { Connection, queryRows, withConnection } from '../../tools/sql/connection';
 import { detectServer } from '../../tools/sql/flavour';
 import { restoreDump } from '../../tools/maintenance/dump';
 import { runCli, runCliAsync } from '../helpers/cli';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 const LOG_TABLE = `CREATE TABLE IF NOT EXISTS log_probe (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,

@@ -5,14 +5,14 @@ import { expect } from 'chai';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { Connection, queryRows } from '../../tools/sql/connection';
 import { tableChecksum, TableChecksum } from '../../tools/maintenance/checksum';
 import { runHistoryMoves } from '../../tools/maintenance/history';
 import { historyTables, HistoryManifest } from '../../tools/maintenance/history-offload';
-import { restoreOffloaded } from '../../tools/maintenance/offload';
+import { restoreOffloaded } from '../../tools/maintenance/restore';
 import { runCli, runCliAsync, waitFor } from '../helpers/cli';
 import { createCampaign, seedCompany, seedMessages } from './helpers';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 describe('maintenance offload: old history rows', () => {
   const db = useThrowawayDatabase({ label: 'mhoffload', migrated: true });

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { Connection } from '../../tools/sql/connection';
 import { parseDays, runHistoryMoves } from '../../tools/maintenance/history';
 import { UserError } from '../../tools/errors';
@@ -7,6 +6,7 @@ import { checksums } from '../pipeline/helpers';
 import { runCli, runCliAsync, waitFor } from '../helpers/cli';
 import { Company, counts, createCampaign, misplaced, NOTHING_MISPLACED, seedCompany, seedMessages, tableName, totals } from './helpers';
 import { queryRows } from '../../tools/sql/connection';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 describe('maintenance history', () => {
   const db = useThrowawayDatabase({ label: 'mhistory', migrated: true });

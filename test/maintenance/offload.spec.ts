@@ -2,12 +2,13 @@ import { expect } from 'chai';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { Connection, queryRows } from '../../tools/sql/connection';
 import { parseRotatedTableName, rotatedTableName, rotateLogTables, rotatedLogTables } from '../../tools/maintenance/log-tables';
 import { tableChecksum } from '../../tools/maintenance/checksum';
-import { offloadRotatedLogs, restoreOffloaded } from '../../tools/maintenance/offload';
+import { offloadRotatedLogs } from '../../tools/maintenance/offload';
+import { restoreOffloaded } from '../../tools/maintenance/restore';
 import { runCli, runCliAsync, waitFor } from '../helpers/cli';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 const LOG_TABLE = `CREATE TABLE IF NOT EXISTS log_probe (
   id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,

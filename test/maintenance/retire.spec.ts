@@ -2,15 +2,15 @@ import { expect } from 'chai';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { Connection, queryRows } from '../../tools/sql/connection';
 import { tableChecksum } from '../../tools/maintenance/checksum';
-import { restoreOffloaded } from '../../tools/maintenance/offload';
+import { restoreOffloaded } from '../../tools/maintenance/restore';
 import { retireCampaignSet, RetireStepError } from '../../tools/campaigns/retire';
 import { tableKinds } from '../../tools/campaigns/sets';
 import { UserError } from '../../tools/errors';
 import { runCli, runCliAsync, waitFor } from '../helpers/cli';
 import { Company, createCampaign, seedCompany, seedMessages, tableName } from './helpers';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 describe('campaign retire', () => {
   const db = useThrowawayDatabase({ label: 'retire', migrated: true });

@@ -2,12 +2,12 @@ import { expect } from 'chai';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { Connection, queryRows } from '../../tools/sql/connection';
 import { rotatedLogTables } from '../../tools/maintenance/log-tables';
 import { historyTables } from '../../tools/maintenance/history-offload';
 import { runCli } from '../helpers/cli';
 import { counts, createCampaign, seedCompany, seedMessages } from './helpers';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 describe('maintenance run', () => {
   const db = useThrowawayDatabase({ label: 'mrun', migrated: true });

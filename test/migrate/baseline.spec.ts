@@ -4,7 +4,7 @@
 // after a real baseline `migrate up` has nothing to do and drift finds nothing.
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
-import { createThrowawayDatabase, ThrowawayDatabase, useThrowawayDatabase } from '../../tools/harness/database';
+import { createThrowawayDatabase, ThrowawayDatabase } from '../../tools/harness/database';
 import { parseUrl, queryRows, withConnection } from '../../tools/sql/connection';
 import { detectServer, ServerInfo } from '../../tools/sql/flavour';
 import { FINDINGS_EXIT_CODE } from '../../tools/errors';
@@ -12,6 +12,7 @@ import { migrateUp, migrationStatus } from '../../tools/migrate/migrator';
 import { discoverMigrations } from '../../tools/migrate/sources';
 import { createCampaign, seedCompany } from '../pipeline/helpers';
 import { runCli } from '../helpers/cli';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 function connectionArgs(url: string): string[] {
   const u = parseUrl(url);

@@ -2,7 +2,6 @@
 // reports nothing; then each kind of hand-made change a DBA makes at 3 a.m. is found with its
 // exact line, through the CLI as a DBA runs it (exit 3 with findings, --json for machines).
 import { expect } from 'chai';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { Connection, connect, queryRows, withConnection, withDatabase } from '../../tools/sql/connection';
 import { applyUsers } from '../../tools/users/apply';
 import { FINDINGS_EXIT_CODE } from '../../tools/errors';
@@ -13,6 +12,7 @@ import { createCampaign, seedCompany } from '../pipeline/helpers';
 import { runCli } from '../helpers/cli';
 import { rotateLogTables } from '../../tools/maintenance/log-tables';
 import { dropAccounts, uniqueAccounts } from './helpers';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 describe('migrate drift', function () {
   this.timeout(300_000);

@@ -1,11 +1,11 @@
 // Every pipeline file runs unchanged through the server's own command-line client (DELIMITER and
 // all), as a DBA would apply it, and builds the same routines the migrator does.
 import { expect } from 'chai';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { migrateUp } from '../../tools/migrate/migrator';
 import { queryRows } from '../../tools/sql/connection';
 import { detectServer } from '../../tools/sql/flavour';
 import { clientFor, pipelineFiles, PIPELINE_ROUTINES, runSqlFile } from './helpers';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 describe('pipeline files through the mysql client', function () {
   this.timeout(120_000);

@@ -3,10 +3,11 @@
 import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { ThrowawayDatabase, useThrowawayDatabase } from '../../tools/harness/database';
+import { ThrowawayDatabase } from '../../tools/harness/database';
 import { findClient } from '../../tools/sql/client';
 import { Connection, parseUrl, queryRows } from '../../tools/sql/connection';
 import { flavourCapabilities, ServerFlavour } from '../../tools/sql/flavour';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 

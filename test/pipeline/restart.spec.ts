@@ -12,7 +12,8 @@
 // the server itself (test/plans/project.spec.ts).
 import { expect } from 'chai';
 import { testServerUrl } from '../../tools/harness/database';
-import { privateServerFlavour, usePrivateServer } from '../../tools/harness/private-server';
+import { privateServerFlavour } from '../../tools/harness/private-server';
+import { usePrivateServer } from '../../tools/harness/mocha';
 import { runRestartDrill, RestartDrillResult } from '../../tools/pipeline/restart-drill';
 import { withConnection } from '../../tools/sql/connection';
 import { detectServer } from '../../tools/sql/flavour';

@@ -4,11 +4,11 @@
 // InnoDB persisted the table's statistics does, and a plain JOIN by an indexed column that used the
 // index with fresh statistics reads the whole table instead.
 import { expect } from 'chai';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { explainStatement, prepareExplainSession } from '../../tools/plans/explain';
 import { estimatedRows, resetStatisticsToEmpty } from '../../tools/plans/statistics';
 import { Connection, queryRows } from '../../tools/sql/connection';
 import { detectServer, ServerInfo } from '../../tools/sql/flavour';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 describe('plans: statistics reset to an empty table\'s', function () {
   this.timeout(60_000);

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import fs from 'fs';
 import path from 'path';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { Connection, queryRows } from '../../tools/sql/connection';
 import { expectSignal, sleep } from '../pipeline/helpers';
 import {
   Company, counts, createCampaign, misplaced, NOTHING_MISPLACED, rowsOf, seedCompany, seedMessages, tableName, totals,
 } from '../maintenance/helpers';
 import { PROJECT_ROOT } from '../helpers/cli';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 type Row = Record<string, unknown>;
 

@@ -4,9 +4,10 @@ import mysql from 'mysql2/promise';
 import { testServerUrl } from '../../tools/harness/database';
 import { migrateDatabase } from '../../tools/harness/migrated';
 import { serverSupportsPrivateStart } from '../../tools/harness/private-server';
-import { ReplicationPair, useReplication, waitForReplica } from '../../tools/harness/replication';
+import { ReplicationPair, waitForReplica } from '../../tools/harness/replication';
 import { parseUrl, queryRows, withConnection, withDatabase } from '../../tools/sql/connection';
 import { detectServer } from '../../tools/sql/flavour';
+import { useReplication } from '../../tools/harness/mocha';
 
 export const DATABASE = 'reminderly_repl';
 

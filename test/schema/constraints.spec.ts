@@ -1,9 +1,9 @@
 // The constraints that protect the data: each test makes the server itself refuse a bad row.
 import { expect } from 'chai';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { generateCoreData, insertCampaign } from '../../tools/campaigns/generator';
 import { createCampaignSet, campaignTableName } from '../../tools/campaigns/sets';
 import { Connection } from '../../tools/sql/connection';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 describe('schema constraints', () => {
   const db = useThrowawayDatabase({ label: 'constraints', migrated: true });

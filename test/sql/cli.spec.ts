@@ -5,9 +5,9 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { expect } from 'chai';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { queryRows, withConnection, withDatabase } from '../../tools/sql/connection';
 import { CliResult, runCli } from '../helpers/cli';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 function expectOneLineError(result: CliResult, code: number, message: RegExp): void {
   expect(result.code, result.stderr).to.equal(code);

@@ -1,11 +1,11 @@
 // The real command-line client matching the server, driven through runWithClient().
 import { expect } from 'chai';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { UserError } from '../../tools/errors';
 import { withConnection, withDatabase } from '../../tools/sql/connection';
 import { detectServer, ServerInfo } from '../../tools/sql/flavour';
 import { ClientFailedError, findOnPath, runWithClient } from '../../tools/sql/client';
 import { rejection } from '../helpers/rejection';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 describe('sql client', function () {
   this.timeout(60_000);

@@ -3,12 +3,12 @@
 // tools/sql/flavour.ts fails here on the server it is wrong for.
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { normaliseFor } from '../../tools/plans/explain';
 import { findClient, findOnPath, runWithClient } from '../../tools/sql/client';
 import { Connection, connect, queryRows } from '../../tools/sql/connection';
 import { detectServer, flavourCapabilities, parseServerVersion, SERVER_FLAVOURS, ServerInfo } from '../../tools/sql/flavour';
 import { rejection } from '../helpers/rejection';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 describe('server adapter (tools/sql/flavour.ts) on the server under test', function () {
   this.timeout(60_000);

@@ -4,13 +4,13 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { expect } from 'chai';
-import { useThrowawayDatabase } from '../../tools/harness/database';
 import { Connection, queryRows } from '../../tools/sql/connection';
 import { UserError } from '../../tools/errors';
 import { detectServer } from '../../tools/sql/flavour';
 import { SqlSplitError, splitSql, SqlStatement } from '../../tools/sql/splitter';
 import { detectClientDialect, readSqlFile, runSqlFile, runStatements, SqlRunError } from '../../tools/sql/runner';
 import { rejection } from '../helpers/rejection';
+import { useThrowawayDatabase } from '../../tools/harness/mocha';
 
 async function tableExists(conn: Connection, table: string): Promise<boolean> {
   const rows = await queryRows(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [table]);

@@ -5,7 +5,7 @@ import path from 'path';
 import { OperationError, UserError } from '../errors';
 import { createThrowawayDatabase } from '../harness/database';
 import { parseUrl, withConnection, withDatabase } from '../sql/connection';
-import { projectRoot } from '../migrate/sources';
+import { projectRoot } from '../project';
 import { readCatalogue } from './catalogue';
 import { emitBindings, GENERATED_MARKER } from './emit';
 import { readHeader } from './header';

@@ -5,7 +5,7 @@ import fs from 'fs';
 import path from 'path';
 import { FieldInfo, fieldKind, Kind, NOT_NULL_FLAG, RawSet, sqlTypeInfo } from '../../bindings/runtime';
 import { UserError } from '../errors';
-import { projectRoot } from '../migrate/sources';
+import { projectRoot } from '../project';
 import { CatalogueParam, CatalogueRoutine } from './catalogue';
 import { DeclaredColumn, RoutineHeader } from './header';
 import { Observation, sourceKey } from './sandbox';

@@ -7,7 +7,7 @@ import fs from 'fs';
 import path from 'path';
 import { UserError } from '../errors';
 import { parseUrl } from '../sql/connection';
-import { projectRoot } from '../migrate/sources';
+import { projectRoot } from '../project';
 
 /** The variable that overrides the URL of the local environments (those with a literal "url"). */
 export const DATABASE_URL_VARIABLE = 'DATABASE_URL';

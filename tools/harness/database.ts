@@ -93,29 +93,3 @@ export async function createThrowawayDatabase(label = '', serverUrl = testServer
     }, { database: null }),
   };
 }
-
-export interface UseDatabaseOptions extends ThrowawayOptions {
-  label?: string;
-  /** Apply every migration (schema, indexes, seeds, routines) before the tests run. */
-  migrated?: boolean;
-}
-
-/**
- * Mocha helper: a fresh database for the enclosing describe(), created in before() and dropped in
- * after() whether or not the tests passed. The returned object is filled in by before().
- */
-export function useThrowawayDatabase(options: UseDatabaseOptions = {}): ThrowawayDatabase {
-  const handle = {} as ThrowawayDatabase;
-  before(async function () {
-    this.timeout(300_000);
-    Object.assign(handle, await createThrowawayDatabase(options.label ?? '', testServerUrl(), { collation: options.collation }));
-    if (options.migrated) {
-      const { migrateDatabase } = await import('./migrated');
-      await migrateDatabase(handle.url);
-    }
-  });
-  after(async function () {
-    if (handle.drop) await handle.drop();
-  });
-  return handle;
-}

@@ -61,8 +61,8 @@ const TMP_SUBDIR = 'tmp';
 /** For a server that needs a directory of its own for files (MySQL's secure_file_priv). */
 const FILES_SUBDIR = 'files';
 
-const READY_TIMEOUT_MS = 60_000;
-const STOP_TIMEOUT_MS = 30_000;
+export const READY_TIMEOUT_MS = 60_000;
+export const STOP_TIMEOUT_MS = 30_000;
 const PORT_ATTEMPTS = 5;
 
 const SEARCH_DIRS = ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'];
@@ -482,23 +482,4 @@ function serverLog(dir: string): string {
 
 function tail(text: string, lines = 20): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
-
-// ---- Mocha -------------------------------------------------------------------------------------
-
-/**
- * Mocha helper: a private server for the enclosing describe(), started in before() and stopped in
- * after() whether or not the tests passed. The returned object is filled in by before().
- */
-export function usePrivateServer(options: PrivateServerOptions = {}): PrivateServer {
-  const handle = {} as PrivateServer;
-  before(async function () {
-    this.timeout(READY_TIMEOUT_MS + 60_000);
-    Object.assign(handle, await startPrivateServer(options));
-  });
-  after(async function () {
-    this.timeout(STOP_TIMEOUT_MS + 10_000);
-    if (handle.stop) await handle.stop();
-  });
-  return handle;
 }

@@ -130,20 +130,3 @@ export async function setReplicaDelay(pair: ReplicationPair, seconds: number): P
   await run(pair.replica, pair.sql.stop, pair.sql.setDelay(seconds), pair.sql.start);
   await waitUntilReplicating(pair);
 }
-
-/**
- * Mocha helper: a primary and a replica for the enclosing describe(), started in before() and
- * stopped in after() whether or not the tests passed. The returned object is filled in by before().
- */
-export function useReplication(options: ReplicationOptions = {}): ReplicationPair {
-  const handle = {} as ReplicationPair;
-  before(async function () {
-    this.timeout(240_000);
-    Object.assign(handle, await startReplication(options));
-  });
-  after(async function () {
-    this.timeout(90_000);
-    if (handle.stop) await handle.stop();
-  });
-  return handle;
-}

@@ -26,9 +26,9 @@ import { detectServer, ServerInfo } from '../sql/flavour';
 import { UserError } from '../errors';
 import { tableChecksum } from './checksum';
 import { dumpTableRows } from './dump';
-import { createManifest, Manifest, OffloadOptions, OffloadResult, OffloadStepError, readManifest, RestoreResult, scratchMismatch, step } from './offload';
+import { createManifest, Manifest, OffloadOptions, OffloadResult, OffloadStepError, readManifest, step } from './offload';
 import { manifestSideFile, readSealedManifest } from './manifest-seal';
-import { ensureWritableFolder, pauseIfAsked, requireTool, restoreIntoScratch, verifyDumpFile } from './verified-dump';
+import { ensureWritableFolder, pauseIfAsked, requireTool, verifyDumpFile } from './verified-dump';
 
 /** The column that dates a history row. */
 export const HISTORY_TIME_COLUMN = 'moved_at';
@@ -246,59 +246,4 @@ export function describeOffloadResult(r: OffloadResult): string {
   return r.kind === 'history-rows'
     ? `${r.table}: ${r.rows} history rows offloaded to ${r.file}, verified, deleted`
     : `${r.table}: ${r.rows} rows offloaded to ${r.file}, verified, dropped`;
-}
-
-/**
- * Loads a history dump back into its table, which may still exist and hold other rows, verifying
- * first: the dump is restored into a scratch database and compared with the manifest (rows,
- * checksum, every row's moved_at within the manifest's range and before its cutoff); only then are
- * the rows copied into the table in one transaction (INSERT IGNORE: a row already there, from an
- * earlier restore, is not added twice), and the table's rows in the dump's range must then be
- * exactly the dump's, or the transaction is rolled back. Any mismatch leaves the table as it was.
- */
-export async function restoreHistoryRows(url: string, database: string, dumpFile: string, manifest: HistoryManifest): Promise<RestoreResult> {
-  const rangeWhere = `WHERE ${restoredRangeWhere(manifest)}`;
-  const table = manifest.table;
-  const refuse = (what: string) => new UserError(`${path.basename(dumpFile)}: ${what}; nothing restored, the live tables are unchanged`);
-  return withConnection(url, async (conn) => {
-    const server = await detectServer(conn);
-    const exists = (await queryRows(conn, 'SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [database, table])).length > 0;
-    if (exists) {
-      const before = await tableChecksum(conn, database, table, rangeWhere);
-      if (before.rows === manifest.rows && before.checksum === manifest.checksum) {
-        return { table, tables: [table], outcome: 'already-present', rows: manifest.rows };
-      }
-    }
-    const scratch = await restoreIntoScratch(server, url, dumpFile);
-    try {
-      const from = manifest.range?.from ?? '0000-01-01 00:00:00.000000';
-      const mismatch = await scratchMismatch(conn, scratch.name, { table, rows: manifest.rows, checksum: manifest.checksum }, HISTORY_TIME_COLUMN,
-        { from, to: manifest.cutoff });
-      if (mismatch) throw refuse(mismatch);
-      const source = `${quoteIdentifier(scratch.name)}.${quoteIdentifier(table)}`;
-      if (!exists) {
-        await conn.query(`RENAME TABLE ${source} TO ${quoteIdentifier(database)}.${quoteIdentifier(table)}`);
-        return { table, tables: [table], outcome: 'restored', rows: manifest.rows };
-      }
-      const columns = (await queryRows<{ c: string }>(conn,
-        'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [scratch.name, table]))
-        .map((r) => quoteIdentifier(r.c)).join(', ');
-      await conn.query('START TRANSACTION');
-      try {
-        await conn.query(`INSERT IGNORE INTO ${quoteIdentifier(table)} (${columns}) SELECT ${columns} FROM ${source}`);
-        const after = await tableChecksum(conn, database, table, rangeWhere);
-        if (after.rows !== manifest.rows || after.checksum !== manifest.checksum) {
-          throw refuse(`${table} would hold ${after.rows} rows in the dump's range (${manifest.range?.from} to ${manifest.cutoff}), the dump ${manifest.rows}: ` +
-            'rows with the same keys but other values, or other rows in that range');
-        }
-        await conn.query('COMMIT');
-      } catch (err) {
-        await conn.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
-      return { table, tables: [table], outcome: 'restored', rows: manifest.rows };
-    } finally {
-      await scratch.drop().catch(() => undefined);
-    }
-  });
 }

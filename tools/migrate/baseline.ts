@@ -12,7 +12,8 @@ import { Finding, findingLine } from './catalogue-compare';
 import { compareSchema, liveSets } from './drift';
 import { ensureLedger, ledgerExists, readLedger, recordApplied } from './ledger';
 import { withReference } from './reference';
-import { discoverMigrations, MigrationSource, projectRoot, REPEATABLE_DIR } from './sources';
+import { discoverMigrations, MigrationSource, REPEATABLE_DIR } from './sources';
+import { projectRoot } from '../project';
 
 export interface BaselineOptions {
   url: string;

@@ -12,7 +12,8 @@ import { Catalogue, readCatalogue, RoutineDef } from './catalogue';
 import { campaignIdOfTable, compareCatalogues, Finding, findingLine, mapSetTables } from './catalogue-compare';
 import { ledgerExists, readLedger } from './ledger';
 import { BOOKKEEPING_TABLES, Reference, withReference } from './reference';
-import { discoverMigrations, projectRoot, REPEATABLE_DIR } from './sources';
+import { discoverMigrations, REPEATABLE_DIR } from './sources';
+import { projectRoot } from '../project';
 
 export interface LiveSet {
   campaignId: number;

@@ -17,7 +17,8 @@ import {
   recordInterruption, recordProgress, recordReverted, recordStart,
 } from './ledger';
 import { createdRoutine, routineStatements } from './routines';
-import { discoverMigrations, MigrationSource, projectRoot, readSql } from './sources';
+import { discoverMigrations, MigrationSource, readSql } from './sources';
+import { projectRoot } from '../project';
 import { fileAllowsLedgerTransactions, statementKind } from './statement-kind';
 import { compareWithLedger, FileStatus, validationProblems } from './status';
 import { DATABASE_OPTIONS } from '../sql/charset';

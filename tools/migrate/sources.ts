@@ -4,6 +4,7 @@ import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { UserError } from '../errors';
+import { projectRoot } from '../project';
 
 export const VERSIONED_DIRS = ['schema', 'indexes', 'seeds'] as const;
 export const REPEATABLE_DIR = 'procedures';
@@ -27,16 +28,6 @@ export interface MigrationSource {
   sql: string;
 }
 
-/**
- * The project root: the nearest folder above this module that holds a package.json. The same from
- * the TypeScript sources (tools/migrate/) and from the compiled CLI (dist/tools/migrate/).
- */
-export function projectRoot(): string {
-  for (let dir = path.resolve(__dirname, '..', '..'); ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(__dirname, '..', '..');
-  }
-}
 
 export function readSql(file: string): string {
   return fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '');

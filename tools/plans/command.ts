@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import path from 'path';
 import { printJson, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
 import { OperationError } from '../errors';
-import { projectRoot } from '../migrate/sources';
+import { projectRoot } from '../project';
 import { checkPlans, CheckResult } from './check';
 import { jsonReport, renderFindings, renderTable, scenarioLabel } from './report';
 import { scenarioFiles } from './scenario';

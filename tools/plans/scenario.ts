@@ -26,7 +26,7 @@ import path from 'path';
 import { UserError } from '../errors';
 import { Connection, queryRows } from '../sql/connection';
 import { splitTopLevel } from '../codegen/header';
-import { projectRoot } from '../migrate/sources';
+import { projectRoot } from '../project';
 
 export interface Rules {
   /** A full table or index scan on a table with more rows than this fails (default 1000). */

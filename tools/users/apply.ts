@@ -4,7 +4,7 @@
 import { OperationError, UserError } from '../errors';
 import { connect, Connection, parseUrl, queryRows, quoteIdentifier, redactUrl, withConnection } from '../sql/connection';
 import { detectServer, ServerInfo } from '../sql/flavour';
-import { projectRoot } from '../migrate/sources';
+import { projectRoot } from '../project';
 import { Account, accountSql, accountsFor, DEFAULT_HOST, passwordsFrom, Purpose } from './accounts';
 import { actualGrants, compareGrants, desiredGrants, grantStatement, liveRoutines, parseGrantLine, routineGrants } from './grants';
 import { CREATE_REGISTRY, readRegistry, registerStatement, registryExists, registryUpgrade } from './registry';

@@ -5,7 +5,7 @@
 // `migrate status` and `migrate validate` report what is missing.
 import { OperationError } from '../errors';
 import { Connection } from '../sql/connection';
-import { projectRoot } from '../migrate/sources';
+import { projectRoot } from '../project';
 import { accountSql, Purpose } from './accounts';
 import { actualGrants, compareGrants, desiredGrants, Grant, grantStatement, liveRoutines, routineGrants } from './grants';
 import { readRegistry, RegisteredAccount } from './registry';
