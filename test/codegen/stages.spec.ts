@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { fieldKind, sqlTypeInfo } from '../../bindings/runtime';
 import { declaredJsonTypes } from '../../tools/codegen/catalogue';
 import { emitBindings, tsString } from '../../tools/codegen/emit';
-import { parseHeader } from '../../tools/codegen/header';
+import { parseHeader } from '../../tools/routines/header';
 import { buildRoutineModel, camelCase, checkCollisions, normaliseSqlType, paramProp } from '../../tools/codegen/model';
 import { exampleStatements } from '../../tools/codegen/sandbox';
 

@@ -1,7 +1,7 @@
 // Stage 1 of codegen: what the server's catalogue says about the routines of one database
 // (information_schema.ROUTINES and PARAMETERS), with nothing TypeScript-specific in it.
 import { Connection, queryRows, quoteIdentifier } from '../sql/connection';
-import { splitTopLevel } from './header';
+import { splitTopLevel } from '../routines/header';
 
 export interface CatalogueParam {
   name: string;

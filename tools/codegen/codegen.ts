@@ -8,7 +8,7 @@ import { parseUrl, withConnection, withDatabase } from '../sql/connection';
 import { projectRoot } from '../project';
 import { readCatalogue } from './catalogue';
 import { emitBindings, GENERATED_MARKER } from './emit';
-import { readHeader } from './header';
+import { readHeader } from '../routines/header';
 import { buildRoutineModel, checkCollisions, RoutineModel } from './model';
 import { observeProcedure } from './sandbox';
 

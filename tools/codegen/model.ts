@@ -7,7 +7,7 @@ import { FieldInfo, fieldKind, Kind, NOT_NULL_FLAG, RawSet, sqlTypeInfo } from '
 import { UserError } from '../errors';
 import { projectRoot } from '../project';
 import { CatalogueParam, CatalogueRoutine } from './catalogue';
-import { DeclaredColumn, RoutineHeader } from './header';
+import { DeclaredColumn, RoutineHeader } from '../routines/header';
 import { Observation, sourceKey } from './sandbox';
 
 export interface TypeModel {

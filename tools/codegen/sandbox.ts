@@ -7,7 +7,7 @@ import { OperationError, UserError } from '../errors';
 import { createThrowawayDatabase } from '../harness/database';
 import { Connection, connect, queryRows, quoteIdentifier, withDatabase } from '../sql/connection';
 import { CatalogueRoutine } from './catalogue';
-import { HeaderExample, RoutineHeader } from './header';
+import { HeaderExample, RoutineHeader } from '../routines/header';
 
 /** Above this many rows (information_schema's estimate) the catalogue database is not copied per routine. */
 export const MAX_COPIED_ROWS = 100_000;

@@ -25,7 +25,7 @@ import fs from 'fs';
 import path from 'path';
 import { UserError } from '../errors';
 import { Connection, queryRows } from '../sql/connection';
-import { splitTopLevel } from '../codegen/header';
+import { splitTopLevel } from '../routines/header';
 import { projectRoot } from '../project';
 
 export interface Rules {

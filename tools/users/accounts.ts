@@ -3,7 +3,7 @@
 // migrate hook and the README agree.
 import mysql from 'mysql2';
 import { UserError } from '../errors';
-import { GrantRole } from '../codegen/header';
+import { GrantRole } from '../routines/header';
 
 /**
  * The database users of one database; application, reporting and auth are the @grant roles. auth

@@ -4,7 +4,7 @@
 // migrator owns the database.
 import path from 'path';
 import { UserError } from '../errors';
-import { GRANT_ROLES, GrantRole, readHeader } from '../codegen/header';
+import { GRANT_ROLES, GrantRole, readHeader } from '../routines/header';
 import { Connection, queryRows } from '../sql/connection';
 import { REPEATABLE_DIR } from '../migrate/sources';
 import { Account, isGrantRole, Purpose } from './accounts';
