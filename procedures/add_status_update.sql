@@ -27,7 +27,8 @@
 --             p_provider_ref  the provider's reference, up to 200 characters, optional
 --             p_detail        free text, up to 1000 characters, optional
 -- Result set: one row: status_update_id, interaction_id (NULL unless responded)
--- Errors:     SQLSTATE 45000 'add_status_update: ...': the campaign checks, message_id unknown in
+-- Errors:     SQLSTATE 45000 'add_status_update: ...': the campaign checks, the set being retired
+--             ('campaign N: its table set is being retired; nothing was changed'), message_id unknown in
 --             the campaign, method or status unknown, the message never went out by that method,
 --             provider_ref/detail too long. A rejected call changes nothing. A message moved to
 --             history while the call runs (the history move deleted it after the check above)
@@ -68,23 +69,6 @@ BEGIN
   IF p_message_id IS NULL THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'add_status_update: message_id must be given';
   END IF;
-  SET @reminderly_message = p_message_id, @reminderly_method = v_method_id, @reminderly_found = NULL, @reminderly_contact = NULL;
-  SET @reminderly_sql = CONCAT(
-    'SELECT m.contact_id, c.message_id INTO @reminderly_contact, @reminderly_found FROM `', campaign_table_name(p_campaign_id, 'messages'), '` AS m ',
-    'LEFT JOIN `', campaign_table_name(p_campaign_id, 'message_contact_status'), '` AS c ON c.message_id = m.id AND c.method_id = ? ',
-    'WHERE m.id = ?');
-  PREPARE reminderly_su_find FROM @reminderly_sql;
-  EXECUTE reminderly_su_find USING @reminderly_method, @reminderly_message;
-  DEALLOCATE PREPARE reminderly_su_find;
-  IF @reminderly_contact IS NULL THEN
-    SET v_msg = CONCAT('add_status_update: message_id ', p_message_id, ' is not in campaign ', p_campaign_id);
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
-  END IF;
-  IF @reminderly_found IS NULL THEN
-    SET v_msg = LEFT(CONCAT('add_status_update: message ', p_message_id, ' was never sent by ', p_method), 128);
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
-  END IF;
-
   BEGIN
     -- ER_NO_REFERENCED_ROW_2: the message row went between the check and the insert (a history
     -- move committed meanwhile): the message is no longer in the campaign.
@@ -100,6 +84,25 @@ BEGIN
       RESIGNAL;
     END;
     START TRANSACTION;
+    -- Inside the transaction, before the set is read: a set being retired refuses the call here,
+    -- and one this call got into stays in service (retire waits) until the commit below.
+    CALL pipeline_hold_set('add_status_update', p_campaign_id);
+    SET @reminderly_message = p_message_id, @reminderly_method = v_method_id, @reminderly_found = NULL, @reminderly_contact = NULL;
+    SET @reminderly_sql = CONCAT(
+      'SELECT m.contact_id, c.message_id INTO @reminderly_contact, @reminderly_found FROM `', campaign_table_name(p_campaign_id, 'messages'), '` AS m ',
+      'LEFT JOIN `', campaign_table_name(p_campaign_id, 'message_contact_status'), '` AS c ON c.message_id = m.id AND c.method_id = ? ',
+      'WHERE m.id = ?');
+    PREPARE reminderly_su_find FROM @reminderly_sql;
+    EXECUTE reminderly_su_find USING @reminderly_method, @reminderly_message;
+    DEALLOCATE PREPARE reminderly_su_find;
+    IF @reminderly_contact IS NULL THEN
+      SET v_msg = CONCAT('add_status_update: message_id ', p_message_id, ' is not in campaign ', p_campaign_id);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+    END IF;
+    IF @reminderly_found IS NULL THEN
+      SET v_msg = LEFT(CONCAT('add_status_update: message ', p_message_id, ' was never sent by ', p_method), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+    END IF;
     SET @reminderly_now = NOW(3), @reminderly_status = v_status_id, @reminderly_ref = p_provider_ref, @reminderly_detail = p_detail;
     SET @reminderly_sql = CONCAT(
       'INSERT INTO `', campaign_table_name(p_campaign_id, 'status_updates'), '` (message_id, method_id, status_id, provider_ref, detail, created_at) ',

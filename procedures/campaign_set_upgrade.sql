@@ -18,6 +18,7 @@
 -- Errors:     SQLSTATE 45000 'campaign_set_upgrade: campaign id must be given' /
 --             '...: unknown campaign <id>' / '...: campaign <id> has no table set' /
 --             '...: campaign <id>: its table set is retired' /
+--             '...: campaign <id>: its table set is being retired (finish it, or campaign retire --cancel)' /
 --             '...: template version <v> does not exist' /
 --             '...: campaign <id> is at v<a>, cannot go back to v<b>' /
 --             '...: campaign <id>: another session is changing its table set (waited 60 s)' /
@@ -75,6 +76,11 @@ BEGIN
     END IF;
     IF v_state = 'retired' THEN
       SET v_msg = CONCAT('campaign_set_upgrade: campaign ', p_campaign_id, ': its table set is retired');
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+    END IF;
+    -- Its tables must stay what retire checksummed; `campaign retire N --cancel` returns it first.
+    IF v_state = 'retiring' THEN
+      SET v_msg = CONCAT('campaign_set_upgrade: campaign ', p_campaign_id, ': its table set is being retired (finish it, or campaign retire --cancel)');
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
     END IF;
     SET v_target = COALESCE(p_to_version, (SELECT MAX(version) FROM campaign_template_versions));

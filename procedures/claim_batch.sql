@@ -35,7 +35,8 @@
 --                the contact has no channel for the method), opted_out_at, attempt (1 = first
 --                try), packet, send_after, subject, body
 -- Errors:     SQLSTATE 45000 'claim_batch: ...' naming the argument: campaign_id (unknown, no set,
---             retired set, set below the pipeline's template version), run_type unknown, worker
+--             retired set or one being retired ('campaign N: its table set is being retired;
+--             nothing was changed'), set below the pipeline's template version), run_type unknown, worker
 --             empty or too long, max_rows or lease_seconds out of range, called inside an open
 --             transaction (the routine commits its own). Deadlocks are not expected (one range
 --             read, then primary-key updates) but a caller retries 1213/1205 like any other.
@@ -120,6 +121,9 @@ BEGIN
       RESIGNAL;
     END;
     START TRANSACTION;
+    -- Before the queue is read: a set being retired refuses the claim; one this claim got into
+    -- stays in service (retire waits) until the commit below.
+    CALL pipeline_hold_set('claim_batch', p_campaign_id);
     SET v_now = NOW(3);
     SET v_lease_until = v_now + INTERVAL p_lease_seconds SECOND;
     SET @reminderly_claim = NULL, @reminderly_run_type = v_run_type_id, @reminderly_now = v_now, @reminderly_limit = p_max_rows;

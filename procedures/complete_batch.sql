@@ -30,7 +30,8 @@
 -- Result set: one row: batch_id, already_completed (1 when the batch had been completed before:
 --             nothing was changed by this call), message_count, sent_count, failed_count,
 --             retry_count, released_count, completed_at
--- Errors:     SQLSTATE 45000 'complete_batch: ...': batch_id unknown; the campaign's set retired;
+-- Errors:     SQLSTATE 45000 'complete_batch: ...': batch_id unknown; the campaign's set retired or
+--             being retired ('campaign N: its table set is being retired; nothing was changed');
 --             outcomes not valid JSON, not an array, an element without a whole-number message_id,
 --             an unknown status (or pending/ready), a provider_ref/detail too long, a message
 --             twice, not one outcome per message of the batch, a message not in the batch; the
@@ -144,6 +145,9 @@ BEGIN
       RESIGNAL;
     END;
     START TRANSACTION;
+    -- Before the set is read: a set being retired refuses the completion (the batch stays open;
+    -- its lease expires as usual); one this call got into stays in service until the commit.
+    CALL pipeline_hold_set('complete_batch', v_campaign_id);
     SET v_now = NOW(3);
     -- The batch row lock serialises completions of one batch: the second one sees completed_at.
     SELECT run_type_id, lease_until, completed_at, message_count INTO v_run_type_id, v_lease_until, v_completed_at, v_count

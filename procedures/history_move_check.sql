@@ -19,6 +19,7 @@
 -- Errors:     SQLSTATE 45000, each starting with the calling routine's name:
 --             'campaign_id must be given' | 'campaign_id N does not exist' |
 --             'campaign N has no table set' | 'campaign N: its table set is retired' |
+--             'campaign N: its table set is being retired; nothing was changed' (not for the preview) |
 --             'campaign N: its table set is <state> (run campaign upgrade --all)' |
 --             'older_than_days must be 0 to 36500, got X'
 -- @internal
@@ -55,7 +56,13 @@ BEGIN
     SET v_msg = LEFT(CONCAT(p_routine, ': campaign ', p_campaign_id, ': its table set is retired'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
   END IF;
-  IF v_state <> 'active' THEN
+  -- A set being retired takes no moves (retire's dump must stay what it verified); the preview
+  -- only reads, and is how retire counts the unfinished messages of the set it has frozen.
+  IF v_state = 'retiring' AND p_routine <> 'history_move_preview' THEN
+    SET v_msg = LEFT(CONCAT(p_routine, ': campaign ', p_campaign_id, ': its table set is being retired; nothing was changed'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
+  END IF;
+  IF v_state NOT IN ('active', 'retiring') THEN
     SET v_msg = LEFT(CONCAT(p_routine, ': campaign ', p_campaign_id, ': its table set is ', v_state, ' (run campaign upgrade --all)'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_msg;
   END IF;

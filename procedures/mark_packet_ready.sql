@@ -23,7 +23,9 @@
 --             p_packet       the packet number given at load time (0 or more)
 -- Result set: one row: campaign_id, marked, immediate, scheduled
 -- Errors:     SQLSTATE 45000: 'mark_packet_ready: packet must be 0 or more', the campaign checks
---             of pipeline_check_campaign, 'access denied ...' from assert_company_access.
+--             of pipeline_check_campaign and pipeline_hold_set (a set being retired: 'campaign N: its
+--             table set is being retired; nothing was changed'), 'access denied ...' from
+--             assert_company_access.
 DROP PROCEDURE IF EXISTS mark_packet_ready;
 DELIMITER $$
 CREATE PROCEDURE mark_packet_ready(IN p_user_id BIGINT UNSIGNED, IN p_campaign_id BIGINT UNSIGNED, IN p_packet BIGINT)

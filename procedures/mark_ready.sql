@@ -23,7 +23,9 @@
 --             p_from, p_to   the window, UTC, from inclusive, to exclusive; from < to
 -- Result set: one row: campaign_id, marked, immediate (always 0), scheduled
 -- Errors:     SQLSTATE 45000: 'mark_ready: from and to must be given, from before to', the campaign
---             checks of pipeline_check_campaign, 'access denied ...' from assert_company_access.
+--             checks of pipeline_check_campaign and pipeline_hold_set (a set being retired: 'campaign N:
+--             its table set is being retired; nothing was changed'), 'access denied ...' from
+--             assert_company_access.
 DROP PROCEDURE IF EXISTS mark_ready;
 DELIMITER $$
 CREATE PROCEDURE mark_ready(IN p_user_id BIGINT UNSIGNED, IN p_campaign_id BIGINT UNSIGNED, IN p_from DATETIME(3), IN p_to DATETIME(3))

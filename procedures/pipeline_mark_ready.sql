@@ -13,8 +13,8 @@
 -- Parameters: p_routine (caller's name for messages), p_user_id (access check), p_campaign_id,
 --             p_packet (packet mode) or p_from/p_to (window mode: from <= send_after < to)
 -- Result set: one row: campaign_id, marked, immediate, scheduled
--- Errors:     SQLSTATE 45000 from pipeline_check_campaign and assert_company_access; called inside
---             an open transaction: refused.
+-- Errors:     SQLSTATE 45000 from pipeline_check_campaign, pipeline_hold_set (the set being
+--             retired) and assert_company_access; called inside an open transaction: refused.
 DROP PROCEDURE IF EXISTS pipeline_mark_ready;
 DELIMITER $$
 CREATE PROCEDURE pipeline_mark_ready(
@@ -65,6 +65,9 @@ BEGIN
       RESIGNAL;
     END;
     START TRANSACTION;
+    -- First the shared lock that keeps the set in service (a set being retired refuses the call),
+    -- then the campaign_sets row that serialises marks of one campaign: pipeline_hold_set's lock order.
+    CALL pipeline_hold_set(p_routine, p_campaign_id);
     SELECT campaign_id INTO @reminderly_lock FROM campaign_sets WHERE campaign_id = p_campaign_id FOR UPDATE;
     SET @reminderly_now = NOW(3);
     SET @reminderly_immediate = (SELECT id FROM run_types WHERE code = 'immediate');

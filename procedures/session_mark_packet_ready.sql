@@ -22,8 +22,8 @@
 --             p_packet         the packet number given at load time (0 or more)
 -- Result set: one row: campaign_id, marked, immediate, scheduled
 -- Errors:     SQLSTATE 45000: 'session_mark_packet_ready: packet must be ...', the session checks
---             of session_resolve, the campaign checks of pipeline_check_campaign, 'access denied
---             ...' from assert_company_access. Nothing is marked when any check fails.
+--             of session_resolve, the campaign checks of pipeline_check_campaign and
+--             pipeline_hold_set (a set being retired), 'access denied ...' from assert_company_access. Nothing is marked when any check fails.
 DROP PROCEDURE IF EXISTS session_mark_packet_ready;
 DELIMITER $$
 CREATE PROCEDURE session_mark_packet_ready(IN p_session_token VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, IN p_campaign_id BIGINT UNSIGNED, IN p_packet BIGINT)

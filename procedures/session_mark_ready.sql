@@ -22,8 +22,8 @@
 --             p_from, p_to     the window, UTC, from inclusive, to exclusive; from < to
 -- Result set: one row: campaign_id, marked, immediate (always 0), scheduled
 -- Errors:     SQLSTATE 45000: 'session_mark_ready: from and to must be given, from before to', the
---             session checks of session_resolve, the campaign checks of pipeline_check_campaign,
---             'access denied ...' from assert_company_access. Nothing is marked when any check fails.
+--             session checks of session_resolve, the campaign checks of pipeline_check_campaign and
+--             pipeline_hold_set (a set being retired), 'access denied ...' from assert_company_access. Nothing is marked when any check fails.
 DROP PROCEDURE IF EXISTS session_mark_ready;
 DELIMITER $$
 CREATE PROCEDURE session_mark_ready(IN p_session_token VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, IN p_campaign_id BIGINT UNSIGNED, IN p_from DATETIME(3), IN p_to DATETIME(3))

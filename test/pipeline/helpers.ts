@@ -28,7 +28,7 @@ export function runSqlFile(client: string, url: string, file: string): void {
 
 /** The pipeline's own files: its schema versions (V0040 on) and its routines. */
 export const PIPELINE_ROUTINES = [
-  'assert_company_access', 'pipeline_check_campaign', 'claim_batch', 'complete_batch', 'pipeline_mark_ready', 'mark_packet_ready',
+  'assert_company_access', 'pipeline_check_campaign', 'pipeline_hold_set', 'claim_batch', 'complete_batch', 'pipeline_mark_ready', 'mark_packet_ready',
   'mark_ready', 'add_status_update', 'campaign_summary',
 ];
 

@@ -6,7 +6,7 @@ import { OperationError, UserError } from '../errors';
 import { withConnection } from '../sql/connection';
 import { DEFAULT_LOCK_TIMEOUT_SECONDS, withSchemaLock } from '../sql/schema-lock';
 import { parseUrl } from '../sql/connection';
-import { retireCampaignSet } from './retire';
+import { cancelRetire, retireCampaignSet } from './retire';
 import { ensureWritableFolder } from '../maintenance/verified-dump';
 import { checkCampaignsExist, createCampaignSet, listSets, parseCampaignId, upgradeSets } from './sets';
 
@@ -52,6 +52,10 @@ export function registerCampaignCommands(program: Command): void {
       for (const s of sets) {
         console.log([s.campaignId, s.companyId, `v${s.templateVersion}`, s.setState, s.campaignState, s.rows.messages ?? '-', s.rows.status_updates ?? '-', JSON.stringify(s.campaignName)].join('\t'));
       }
+      // A set left retiring is refused by the routines until its retire is finished or cancelled.
+      for (const s of sets.filter((x) => x.setState === 'retiring')) {
+        log(`campaign ${s.campaignId}: retiring (the routines refuse it): campaign retire ${s.campaignId} --out DIR finishes it, --cancel returns it to service`);
+      }
     });
 
   withTargetOptions(campaign.command('upgrade').description('bring every set (--all) to the newest template version; resumable and safe to rerun'))
@@ -68,24 +72,36 @@ export function registerCampaignCommands(program: Command): void {
       if (failed.length) throw new OperationError(`${failed.length} set(s) failed to upgrade, first: campaign ${failed[0].campaignId}: ${failed[0].error}`);
     });
 
-  withTargetOptions(campaign.command('retire').description('dump a finished campaign\'s set (one consistent dump, verified by restoring it into the scratch schema <db>_verify), then drop it'))
+  withTargetOptions(campaign.command('retire').description('freeze a finished campaign\'s set (the routines refuse it), dump it (one consistent dump, verified by restoring it into the scratch schema <db>_verify), then drop it'))
     .argument('<campaign-id>', 'campaign id')
-    .requiredOption('--out <dir>', 'folder for campaign_<id>.sql.gz and campaign_<id>.manifest.json')
+    .option('--out <dir>', 'folder for campaign_<id>.sql.gz and campaign_<id>.manifest.json (required unless --cancel)')
     .option('--force', 'retire even with unfinished messages (no status yet, or one not final)')
-    .addOption(new Option('--lock-timeout <seconds>', 'how long to wait for another run').argParser(positiveInt('--lock-timeout')))
+    .option('--cancel', 'return a set left retiring by an interrupted retire to service')
+    .addOption(new Option('--lock-timeout <seconds>', 'how long to wait for another run, then for the transactions inside the set (default 60)').argParser(positiveInt('--lock-timeout')))
     .option('--json', 'print the result as JSON')
-    .action(async (id: string, flags: TargetFlags & { out: string; force?: boolean; lockTimeout?: number; json?: boolean }) => {
+    .action(async (id: string, flags: TargetFlags & { out?: string; force?: boolean; cancel?: boolean; lockTimeout?: number; json?: boolean }) => {
       const campaignId = parseCampaignId(id);
       const { url } = targetOf(flags);
+      if (flags.cancel) {
+        if (flags.out || flags.force) throw new UserError('campaign retire --cancel takes no --out or --force');
+        const cancelled = await underSchemaLock(flags, 'campaign retire --cancel', (conn) => cancelRetire(conn, campaignId, flags.lockTimeout));
+        if (flags.json) return printJson(cancelled);
+        return console.log(cancelled.outcome === 'returned-to-service'
+          ? `campaign ${campaignId}: retire cancelled, its set is back in service`
+          : `campaign ${campaignId}: its set is not being retired (${cancelled.state}), nothing changed`);
+      }
+      if (!flags.out) throw new UserError('campaign retire needs --out <dir> (where the dump and its manifest go)');
+      const out = flags.out;
       // Checked before the schema lock is taken: a bad --out never holds the lock.
-      ensureWritableFolder(flags.out);
+      ensureWritableFolder(out);
       const result = await underSchemaLock(flags, 'campaign retire', (conn) => retireCampaignSet(conn, {
-        url, campaignId, outDir: path.resolve(flags.out), force: flags.force, lockTimeout: flags.lockTimeout, log,
+        url, campaignId, outDir: path.resolve(out), force: flags.force, lockTimeout: flags.lockTimeout, log,
       }));
       if (flags.json) return printJson(result);
       if (result.outcome === 'already-retired') return console.log(`campaign ${campaignId}: its set is already retired, nothing to do`);
       console.log(`campaign ${campaignId}: ${result.tables.length} tables, ${result.rows} rows dumped to ${result.file}` +
         `${result.reusedDump ? ' (by an earlier run)' : ''}, verified by restore, set dropped and marked retired` +
+        `${result.resumed ? ' (an interrupted retire, resumed)' : ''}` +
         `${result.unfinished ? ` (--force: ${result.unfinished} unfinished messages were in it)` : ''}`);
     });
 }

@@ -135,9 +135,15 @@ export async function upgradeSets(conn: Connection, options: { toVersion?: numbe
   if (!Number.isInteger(target) || target < 1 || target > latest) {
     throw new UserError(`template version ${target} does not exist (newest is ${latest})`);
   }
-  const stale = await queryRows<{ campaign_id: number; template_version: number }>(conn,
-    `SELECT campaign_id, template_version FROM campaign_sets
+  // A set being retired is left as it is (its tables must stay what retire checksummed); once
+  // `campaign retire N --cancel` returns it to service, the next upgrade brings it up.
+  const below = await queryRows<{ campaign_id: number; template_version: number; state: string }>(conn,
+    `SELECT campaign_id, template_version, state FROM campaign_sets
       WHERE state <> 'retired' AND (template_version < ? OR state = 'upgrading' OR state = 'creating') ORDER BY campaign_id`, [target]);
+  for (const set of below.filter((s) => s.state === 'retiring')) {
+    options.onLine?.(`campaign ${set.campaign_id}: not upgraded, its set is being retired (campaign retire ${set.campaign_id} finishes it, --cancel returns it to service)`);
+  }
+  const stale = below.filter((s) => s.state !== 'retiring');
   const results: UpgradeResult[] = [];
   if (!stale.length) return results;
   const progress = startProgress({ label: `upgrading campaign sets to v${target}`, total: stale.length, unit: 'sets', mode: options.progress });

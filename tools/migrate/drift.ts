@@ -52,7 +52,8 @@ export function compareSchema(reference: Reference, live: Catalogue, sets: LiveS
   for (const set of sets) {
     if (set.state === 'retired') continue; // no tables: any left would be extra
     const object = `campaign ${set.campaignId}`;
-    if (set.state !== 'active') {
+    // A set being retired keeps the tables of its version until the drop: compared like an active one.
+    if (set.state !== 'active' && set.state !== 'retiring') {
       findings.push({ object, difference: `table set is '${set.state}' at template version ${set.templateVersion} (an interrupted create or upgrade: \`campaign upgrade --all\` finishes it)` });
       skipped.add(set.campaignId);
       continue;

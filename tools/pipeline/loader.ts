@@ -11,7 +11,8 @@
 //
 // Every committed load is recorded in message_loads (sha256, size, rows) in the same
 // transaction as its rows; content already loaded into the campaign is refused before anything
-// is written, naming the earlier load, unless the caller says `again`. After a load the messages
+// is written, naming the earlier load, unless the caller says `again`. A set being retired
+// refuses the load (pipeline_hold_set, the routines' own check). After a load the messages
 // table is analysed (ANALYZE TABLE), so the planner never meets it with empty statistics.
 import crypto from 'crypto';
 import fs from 'fs';
@@ -20,6 +21,7 @@ import { Readable } from 'stream';
 import { OperationError, UserError } from '../errors';
 import { connect, Connection, queryRows, quoteIdentifier } from '../sql/connection';
 import { detectServer } from '../sql/flavour';
+import { signalsAsUserErrors } from '../sql/signals';
 import { startProgress, ProgressOptions } from '../progress';
 import { formatOf, InputFormat, InputRecord, originalBytes, readRecords } from './input';
 
@@ -343,6 +345,10 @@ export async function loadMessages(options: LoadOptions): Promise<LoadResult> {
     let loaded = 0;
     let loadId = 0;
     try {
+      // First, the set's hold, as every routine writing to a set takes it (pipeline_hold_set): a set
+      // being retired refuses the load here, and a set the load got into stays in service until
+      // the commit (`campaign retire` waits for it, at most its --lock-timeout).
+      await signalsAsUserErrors(() => conn.query("CALL pipeline_hold_set('messages load', ?)", [options.campaignId]));
       // FOR UPDATE: two runs of the same file at once serialise here (the second then sees the
       // first's row, or deadlocks and is rolled back whole) instead of both loading.
       const [earlier] = await queryRows<{ id: number; loaded_at: string; file_name: string; rows_loaded: number }>(conn,
