@@ -140,6 +140,7 @@ describe('campaign retire racing the application', () => {
         await writing;
         await afterVerify;
         expect(result).to.include({ outcome: 'retired', resumed: false });
+        expect(result.steps.filter((r) => r.outcome !== 'done')).to.deep.equal([]);
       } finally {
         stop = true;
         await writing;

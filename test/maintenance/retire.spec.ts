@@ -106,6 +106,11 @@ describe('campaign retire', () => {
     await retireCampaignSet(conn, { url: db.url, campaignId: id, outDir: path.join(notAFolder, 'sub') }).catch((e) => { error = e; });
     expect(error).to.be.instanceOf(RetireStepError);
     expect((error as RetireStepError).step).to.equal('preflight');
+    // The record says what ran: the failed preflight, and nothing after it.
+    expect((error as RetireStepError).steps.map((r) => `${r.step} ${r.outcome}`)).to.deep.equal([
+      'preflight failed', 'unfinished not-attempted', 'freeze not-attempted', 'checksum not-attempted',
+      'dump not-attempted', 'manifest not-attempted', 'verify not-attempted', 'drop not-attempted',
+    ]);
     expect(await setChecksums(id)).to.deep.equal(before);
     expect(await setState(id)).to.equal('active');
     expect(fs.readdirSync(out)).to.deep.equal(['file']);
@@ -126,6 +131,10 @@ describe('campaign retire', () => {
     await conn.query(`DROP TABLE \`${first}\``);
     const result = await retireCampaignSet(conn, { url: db.url, campaignId: id, outDir: out });
     expect(result).to.include({ outcome: 'retired', reusedDump: true });
+    // The earlier run's verified dump was reused: nothing was counted, dumped or written again.
+    expect(result.steps.map((r) => `${r.step} ${r.outcome}`)).to.deep.equal([
+      'preflight done', 'unfinished skipped', 'freeze done', 'checksum done', 'dump skipped', 'manifest skipped', 'verify done', 'drop done',
+    ]);
     expect(await setChecksums(id)).to.deep.equal({});
     expect(await setState(id)).to.equal('retired');
     await restoreOffloaded(db.url, path.join(out, `campaign_${id}.sql.gz`));

@@ -65,9 +65,9 @@ describe('users apply: least-privilege database users', function () {
     expect(first.statements.map((s) => s.shown).join('\n')).to.not.include(environment[account('application').passwordVariable]!);
     const report = await migrateUp({ url: urlAs(db, account('migrator'), environment), quiet: true });
     expect(report.ok, JSON.stringify(report.results.filter((r) => r.outcome === 'failed'))).to.equal(true);
-    expect(report.notes).to.include(`routine grants restored: 7 for ${account('application').user}`);
-    expect(report.notes).to.include(`routine grants restored: 2 for ${account('reporting').user}`);
-    expect(report.notes).to.include(`routine grants restored: 2 for ${account('auth').user}`);
+    expect(report.hooks.flatMap((h) => h.lines)).to.include(`routine grants restored: 7 for ${account('application').user}`);
+    expect(report.hooks.flatMap((h) => h.lines)).to.include(`routine grants restored: 2 for ${account('reporting').user}`);
+    expect(report.hooks.flatMap((h) => h.lines)).to.include(`routine grants restored: 2 for ${account('auth').user}`);
     company = await seedCompany(root, 20);
     campaign = await createCampaign(root, company.companyId);
     await insertMessages(root, campaign, { count: 10, packet: 1, contacts: company.contactIds });
@@ -165,7 +165,7 @@ describe('users apply: least-privilege database users', function () {
       expect(report.results.map((r) => `${r.name} ${r.outcome}`)).to.deep.equal(['procedures/claim_batch applied']);
       // 1 where the migrator may read the other accounts' grants, every expected one where it may not
       // (GRANT is idempotent); either way the CALL below must succeed.
-      expect(report.notes.some((n) => new RegExp(`^routine grants restored: \\d+ for ${account('application').user}$`).test(n)), report.notes.join('; ')).to.equal(true);
+      expect(report.hooks.flatMap((h) => h.lines).some((n) => new RegExp(`^routine grants restored: \\d+ for ${account('application').user}$`).test(n)), report.hooks.flatMap((h) => h.lines).join('; ')).to.equal(true);
     } finally {
       fs.rmSync(copy, { recursive: true, force: true });
     }

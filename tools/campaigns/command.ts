@@ -67,7 +67,12 @@ export function registerCampaignCommands(program: Command): void {
       if (!flags.all) throw new UserError('campaign upgrade needs --all (every set is brought to the same version)');
       const results = await underSchemaLock(flags, 'campaign upgrade', (conn) => upgradeSets(conn, { toVersion: flags.to, progress: flags.json ? 'none' : 'auto', onLine: log }));
       if (flags.json) printJson(results);
-      else console.log(results.length ? `${results.filter((r) => r.outcome === 'upgraded').length} of ${results.length} sets upgraded` : 'every set is at the target version: nothing to do');
+      else {
+        const skipped = results.filter((r) => r.outcome === 'skipped').length;
+        console.log(results.length
+          ? `${results.filter((r) => r.outcome === 'upgraded').length} of ${results.length} sets upgraded${skipped ? ` (${skipped} skipped: being retired)` : ''}`
+          : 'every set is at the target version: nothing to do');
+      }
       const failed = results.filter((r) => r.outcome === 'failed');
       if (failed.length) throw new OperationError(`${failed.length} set(s) failed to upgrade, first: campaign ${failed[0].campaignId}: ${failed[0].error}`);
     });

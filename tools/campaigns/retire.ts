@@ -37,9 +37,20 @@ import { DumpedTable, ensureWritableFolder, pauseIfAsked, requireTool, verifyDum
 import { verifyScratchName } from '../maintenance/verify-scratch';
 import { tableKinds } from './sets';
 
-export type RetireStep = 'preflight' | 'unfinished' | 'freeze' | 'checksum' | 'dump' | 'manifest' | 'verify' | 'drop';
+/** The steps of a retire, in the order they run. */
+export const RETIRE_STEPS = ['preflight', 'unfinished', 'freeze', 'checksum', 'dump', 'manifest', 'verify', 'drop'] as const;
+export type RetireStep = typeof RETIRE_STEPS[number];
+
+/** What one step did; a run's record lists every step (skipped: not needed, e.g. a reused dump). */
+export interface RetireStepRecord {
+  step: RetireStep;
+  outcome: 'done' | 'failed' | 'skipped' | 'not-attempted';
+  ms: number;
+}
 
 export class RetireStepError extends OperationError {
+  /** What each step did before the failure, and which were not attempted (filled in by retireCampaignSet). */
+  steps: RetireStepRecord[] = [];
   /** afterwards: what the failure left, e.g. 'nothing was dropped; the set is back in service'. */
   constructor(readonly campaignId: number, readonly step: RetireStep, readonly reason: string, readonly afterwards = 'nothing was dropped') {
     super(`campaign ${campaignId}: ${step} failed: ${reason}; ${afterwards}`);
@@ -75,6 +86,7 @@ export interface RetireResult {
   reusedDump: boolean;
   /** True when the set was left retiring by an interrupted run, which this one finished. */
   resumed: boolean;
+  steps: RetireStepRecord[];
 }
 
 /** The refusal every routine that writes to or claims from a set being retired gives (pipeline_hold_set). */
@@ -88,17 +100,41 @@ export function setManifestFileName(campaignId: number): string {
   return `campaign_${campaignId}.manifest.json`;
 }
 
-async function step<T>(campaignId: number, name: RetireStep, fn: () => Promise<T> | T, done?: (step: RetireStep) => void): Promise<T> {
-  let result: T;
-  try {
-    result = await fn();
-  } catch (err) {
-    if (err instanceof RetireStepError || err instanceof UserError) throw err;
-    const e = err as { sqlMessage?: string; message: string };
-    throw new RetireStepError(campaignId, name, e.sqlMessage ?? e.message);
-  }
-  done?.(name);
-  return result;
+/** notify false: not reported to onStepDone (the unfinished count before the freeze, a pre-check). */
+type StepRunner = <T>(name: RetireStep, fn: () => Promise<T> | T, notify?: boolean) => Promise<T>;
+
+/**
+ * Runs the steps of one retire: a failure becomes a RetireStepError naming the step (a UserError
+ * passes as it is), and each step's outcome and time join `trail`.
+ */
+function stepRunner(campaignId: number, trail: RetireStepRecord[], done?: (step: RetireStep) => void): StepRunner {
+  return async (name, fn, notify = true) => {
+    const started = Date.now();
+    let result;
+    try {
+      result = await fn();
+    } catch (err) {
+      trail.push({ step: name, outcome: 'failed', ms: Date.now() - started });
+      if (err instanceof RetireStepError || err instanceof UserError) throw err;
+      const e = err as { sqlMessage?: string; message: string };
+      throw new RetireStepError(campaignId, name, e.sqlMessage ?? e.message);
+    }
+    trail.push({ step: name, outcome: 'done', ms: Date.now() - started });
+    if (notify) done?.(name);
+    return result;
+  };
+}
+
+/**
+ * The whole record: the steps that ran (a step run twice, like the unfinished count before and
+ * after the freeze, once, with both times), then every other step as `rest`.
+ */
+function completeTrail(trail: RetireStepRecord[], rest: 'skipped' | 'not-attempted'): RetireStepRecord[] {
+  return RETIRE_STEPS.map((name) => {
+    const runs = trail.filter((r) => r.step === name);
+    if (!runs.length) return { step: name, outcome: rest, ms: 0 };
+    return { step: name, outcome: runs.some((r) => r.outcome === 'failed') ? 'failed' : 'done', ms: runs.reduce((n, r) => n + r.ms, 0) };
+  });
 }
 
 /** The set's tables, by kind, and which of them exist now. */
@@ -214,13 +250,23 @@ async function returnToService(conn: Connection, campaignId: number, serviceStat
 }
 
 export async function retireCampaignSet(conn: Connection, options: RetireOptions): Promise<RetireResult> {
+  const trail: RetireStepRecord[] = [];
+  try {
+    const result = await retireRecorded(conn, options, stepRunner(options.campaignId, trail, options.onStepDone));
+    return { ...result, steps: result.outcome === 'already-retired' ? [] : completeTrail(trail, 'skipped') };
+  } catch (err) {
+    if (err instanceof RetireStepError) err.steps = completeTrail(trail, 'not-attempted');
+    throw err;
+  }
+}
+
+async function retireRecorded(conn: Connection, options: RetireOptions, step: StepRunner): Promise<Omit<RetireResult, 'steps'>> {
   const { campaignId } = options;
   const database = parseUrl(options.url).database;
   if (!database) throw new UserError('the URL must name a database');
   // Before anything changes: a database whose name is too long for <db>_verify is refused here.
   const scratch = verifyScratchName(database);
   const log = options.log ?? (() => undefined);
-  const done = options.onStepDone;
   const file = path.join(options.outDir, setDumpFileName(campaignId));
   const manifestFile = path.join(options.outDir, setManifestFileName(campaignId));
 
@@ -232,7 +278,7 @@ export async function retireCampaignSet(conn: Connection, options: RetireOptions
 
   let server: ServerInfo;
   let tool = '';
-  await step(campaignId, 'preflight', async () => {
+  await step('preflight', async () => {
     server = await detectServer(conn);
     try {
       ensureWritableFolder(options.outDir);
@@ -242,7 +288,7 @@ export async function retireCampaignSet(conn: Connection, options: RetireOptions
     }
     tool = await requireTool(server.dumpCommand);
     await requireTool(server.clientCommand);
-  }, done);
+  });
 
   const timeout = options.lockTimeout ?? 60;
   return withSetLock(conn, campaignId, timeout, 'preflight', async () => {
@@ -265,24 +311,24 @@ export async function retireCampaignSet(conn: Connection, options: RetireOptions
     // Counted before the freeze too, so that a set with unfinished messages is refused without
     // the application ever being refused.
     if (!partlyDropped && !options.force && !resumed) {
-      const early = await step(campaignId, 'unfinished', () => unfinishedMessages(conn, campaignId));
+      const early = await step('unfinished', () => unfinishedMessages(conn, campaignId), false);
       if (early > 0) throw unfinishedRefusal(campaignId, early);
     }
 
     log(`campaign ${campaignId}: ${resumed ? 'resuming an interrupted retire' : 'freezing the set'} (waiting up to ${timeout} s for transactions inside it)`);
-    await step(campaignId, 'freeze', () => freezeSet(conn, campaignId, timeout, resumed), done);
+    await step('freeze', () => freezeSet(conn, campaignId, timeout, resumed));
     try {
       let unfinished = 0;
       if (!partlyDropped) {
-        unfinished = await step(campaignId, 'unfinished', () => unfinishedMessages(conn, campaignId), done);
+        unfinished = await step('unfinished', () => unfinishedMessages(conn, campaignId));
         if (unfinished > 0 && !options.force) throw unfinishedRefusal(campaignId, unfinished);
       }
 
-      const source: DumpedTable[] = await step(campaignId, 'checksum', async () => {
+      const source: DumpedTable[] = await step('checksum', async () => {
         const out: DumpedTable[] = [];
         for (const table of existing) out.push({ table, ...(await tableChecksum(conn, database, table)) });
         return out;
-      }, done);
+      });
 
       const matches = (m: SetManifest | null): m is SetManifest => !!m && fs.existsSync(file) && source.every((s) => {
         const t = m.tables.find((x) => x.table === s.table);
@@ -294,22 +340,22 @@ export async function retireCampaignSet(conn: Connection, options: RetireOptions
           throw new RetireStepError(campaignId, 'checksum', `the tables left of the partly dropped set differ from ${path.basename(manifestFile)}`);
         }
         log(`campaign ${campaignId}: dumping ${existing.length} tables`);
-        const sha256 = await step(campaignId, 'dump', () => dumpTables(server, options.url, database, existing, file, { onStarted: () => pauseIfAsked('dump') }), done);
+        const sha256 = await step('dump', () => dumpTables(server, options.url, database, existing, file, { onStarted: () => pauseIfAsked('dump') }));
         const written: SetManifest = {
           format: 1, kind: 'campaign-set', database, campaignId, templateVersion: Number(set.template_version),
           tables: source, rows: source.reduce((n, t) => n + t.rows, 0), file: path.basename(file), sha256,
           server: server!.versionComment, tool, createdAt: new Date().toISOString(),
         };
-        await step(campaignId, 'manifest', () => writeManifest(manifestFile, written), done);
+        await step('manifest', () => writeManifest(manifestFile, written));
         manifest = written;
       }
       const verified = manifest!;
       log(`campaign ${campaignId}: verifying ${path.basename(file)} by restoring it into ${scratch}`);
-      await step(campaignId, 'verify', () => verifyDumpFile(server, options.url, file, verified.sha256, verified.tables,
-        { afterRestore: () => pauseIfAsked('verify') }), done);
+      await step('verify', () => verifyDumpFile(server, options.url, file, verified.sha256, verified.tables,
+        { afterRestore: () => pauseIfAsked('verify') }));
       await pauseIfAsked('drop');
 
-      await step(campaignId, 'drop', async () => {
+      await step('drop', async () => {
         // What is dropped must be what was verified. The freeze keeps the application out; this
         // catches anything else that wrote (a session writing to the tables directly).
         for (const table of (await setTables(conn, campaignId)).existing) {
@@ -320,7 +366,7 @@ export async function retireCampaignSet(conn: Connection, options: RetireOptions
           }
         }
         await conn.query('CALL campaign_set_drop(?)', [campaignId]);
-      }, done);
+      });
       return {
         campaignId, outcome: 'retired' as const, unfinished, tables: verified.tables, rows: verified.rows, file, manifest: manifestFile, reusedDump, resumed,
       };

@@ -120,8 +120,10 @@ export interface UpgradeResult {
   campaignId: number;
   from: number;
   to: number;
-  outcome: 'upgraded' | 'failed';
+  /** skipped: a set being retired, left as retire checksummed it (`reason` says so). */
+  outcome: 'upgraded' | 'failed' | 'skipped';
   error?: string;
+  reason?: string;
 }
 
 /**
@@ -140,11 +142,13 @@ export async function upgradeSets(conn: Connection, options: { toVersion?: numbe
   const below = await queryRows<{ campaign_id: number; template_version: number; state: string }>(conn,
     `SELECT campaign_id, template_version, state FROM campaign_sets
       WHERE state <> 'retired' AND (template_version < ? OR state = 'upgrading' OR state = 'creating') ORDER BY campaign_id`, [target]);
+  const results: UpgradeResult[] = [];
   for (const set of below.filter((s) => s.state === 'retiring')) {
-    options.onLine?.(`campaign ${set.campaign_id}: not upgraded, its set is being retired (campaign retire ${set.campaign_id} finishes it, --cancel returns it to service)`);
+    const reason = `its set is being retired (campaign retire ${set.campaign_id} finishes it, --cancel returns it to service)`;
+    results.push({ campaignId: Number(set.campaign_id), from: Number(set.template_version), to: target, outcome: 'skipped', reason });
+    options.onLine?.(`campaign ${set.campaign_id}: not upgraded, ${reason}`);
   }
   const stale = below.filter((s) => s.state !== 'retiring');
-  const results: UpgradeResult[] = [];
   if (!stale.length) return results;
   const progress = startProgress({ label: `upgrading campaign sets to v${target}`, total: stale.length, unit: 'sets', mode: options.progress });
   for (const set of stale) {
@@ -160,6 +164,6 @@ export async function upgradeSets(conn: Connection, options: { toVersion?: numbe
     progress.advance();
   }
   const failed = results.filter((r) => r.outcome === 'failed').length;
-  progress.finish(`${results.length - failed} upgraded${failed ? `, ${failed} failed` : ''}`);
+  progress.finish(`${results.filter((r) => r.outcome === 'upgraded').length} upgraded${failed ? `, ${failed} failed` : ''}`);
   return results;
 }

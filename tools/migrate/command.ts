@@ -30,9 +30,16 @@ function printReport(report: RunReport, verb: string): void {
     const detail = r.outcome === 'failed' ? `\n  ${r.error}` : r.outcome === 'not-executed' ? '' : ` (${r.statements} statements, ${r.ms} ms)`;
     console.log(`${r.outcome.padEnd(12)} ${r.name}.sql${detail}`);
   }
-  for (const note of report.notes) console.log(note);
+  for (const hook of report.hooks) {
+    for (const line of hook.lines) console.log(line);
+    if (hook.outcome === 'failed') console.log(`${'failed'.padEnd(12)} ${hook.name} (after the files)\n  ${hook.error}`);
+  }
   if (report.results.length) console.log(`${report.database}: ${done.length} of ${report.results.length} files ${verb === 'apply' ? 'applied' : 'reverted'}`);
-  if (!report.ok) throw new OperationError(`${verb} stopped at a failed statement; nothing after it ran (see above)`);
+  if (report.ok) return;
+  const failedFile = report.results.find((r) => r.outcome === 'failed');
+  if (failedFile) throw new OperationError(`${verb} stopped at a failed statement; nothing after it ran (see above)`);
+  const failedHooks = report.hooks.filter((h) => h.outcome === 'failed');
+  throw new OperationError(`the files were applied, but ${failedHooks.map((h) => h.name).join(' and ')} failed: ${failedHooks[0].error}`);
 }
 
 /** Everything `validate` fails on: files, the two history tables, expected grants. */

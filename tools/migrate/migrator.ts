@@ -6,9 +6,9 @@ import { acquireSchemaLock, DEFAULT_LOCK_TIMEOUT_SECONDS, releaseSchemaLock, sch
 import { SqlStatement } from '../sql/splitter';
 import { splitForServer, SqlRunError } from '../sql/runner';
 import { detectServer, ServerInfo } from '../sql/flavour';
-import { upgradeSets } from '../campaigns/sets';
-import { readRegistry } from '../users/registry';
-import { describeMissingGrant, grantLines, grantRoutine, MissingGrant, missingRoutineGrants, restoreRoutineGrants } from '../users/routine-grants';
+import { describeMissingGrant, missingRoutineGrants } from '../users/routine-grants';
+import { defaultMigrationHooks } from './default-hooks';
+import { HookContext, HookResult, hooksNotExecuted, MigrationHook, runHooks } from './hooks';
 import { ddlEffect } from './ddl-effect';
 import { failpoint } from './failpoint';
 import { historyProblems, HistoryState, readHistoryState } from './history';
@@ -39,8 +39,9 @@ export interface MigrationResult {
 export interface RunReport {
   database: string;
   results: MigrationResult[];
-  /** Lines from hooks that ran after the files (e.g. campaign set upgrades). */
-  notes: string[];
+  /** What each hook did after the files (campaign set upgrades, routine grants); empty for `down`. */
+  hooks: HookResult[];
+  /** False when a file or a hook failed. */
   ok: boolean;
 }
 
@@ -57,22 +58,8 @@ export interface UpOptions extends CommonOptions {
   /** Resume a failed or interrupted file from the statement that did not complete. */
   resume?: boolean;
   quiet?: boolean;
-}
-
-/**
- * After the files, still under the lock: bring every campaign table set to the newest template
- * version, so a template migration and its roll-out to existing sets are one `up`.
- */
-async function upgradeCampaignSets(conn: Connection, quiet: boolean): Promise<string[]> {
-  const [rows] = await conn.query(
-    "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'campaign_sets'");
-  if (!(rows as unknown[]).length) return [];
-  const results = await upgradeSets(conn, { progress: quiet ? 'none' : 'auto' });
-  const failed = results.filter((r) => r.outcome === 'failed');
-  if (failed.length) {
-    throw new OperationError(`${failed.length} campaign set(s) failed to upgrade, first: campaign ${failed[0].campaignId}: ${failed[0].error}`);
-  }
-  return results.length ? [`campaign sets upgraded: ${results.length}`] : [];
+  /** What runs besides the files; default: defaultMigrationHooks(). */
+  hooks?: MigrationHook[];
 }
 
 function databaseOf(url: string): string {
@@ -171,10 +158,11 @@ async function runWithProgress(s: Session, name: string, statement: SqlStatement
 /**
  * Runs statements from `from`, recording progress after each so a killed run leaves an exact
  * trace; DML statements record it in their own transaction (unless the file manages transactions
- * itself). After each routine a repeatable file creates, its grants go back on the same connection.
+ * itself). After each routine a repeatable file creates, the hooks' afterRoutine runs on the same
+ * connection (the grants go back before the next statement).
  */
 async function applyStatements(s: Session, source: MigrationSource, statements: SqlStatement[], from: number,
-  file: string, given: MissingGrant[] = []): Promise<{ done: number; error?: string }> {
+  file: string, hooks: readonly MigrationHook[] = [], ctx?: HookContext): Promise<{ done: number; error?: string }> {
   const transactional = source.kind === 'versioned' && fileAllowsLedgerTransactions(statements.map((st) => st.text));
   for (let i = from; i < statements.length; i++) {
     const statement = statements[i];
@@ -186,7 +174,7 @@ async function applyStatements(s: Session, source: MigrationSource, statements: 
         const routine = source.kind === 'repeatable' && file === source.path ? createdRoutine(statement.text) : null;
         if (routine) {
           failpoint('after-routine-recreate');
-          given.push(...await grantRoutine(s.work, s.database, routine, s.root));
+          for (const hook of hooks) await hook.afterRoutine?.(s.work, ctx!, routine);
         }
         await recordProgress(s.books, source.name, i + 1);
       }
@@ -266,24 +254,39 @@ function workList(statuses: FileStatus[], sources: MigrationSource[], options: P
   return todo;
 }
 
+/**
+ * Runs each item in order until one fails; the items after it are reported not executed. The one
+ * loop of `up` and `down`.
+ */
+async function runInOrder<T extends { source: MigrationSource }>(items: T[],
+  runOne: (item: T) => Promise<MigrationResult>): Promise<{ results: MigrationResult[]; failed: boolean }> {
+  const results: MigrationResult[] = [];
+  let failed = false;
+  for (const item of items) {
+    if (failed) {
+      results.push({ name: item.source.name, kind: item.source.kind, outcome: 'not-executed', statements: 0, startedAt: 0, ms: 0 });
+      continue;
+    }
+    const result = await runOne(item);
+    failed = result.outcome === 'failed';
+    results.push(result);
+  }
+  return { results, failed };
+}
+
 export async function migrateUp(options: UpOptions): Promise<RunReport> {
   const log = options.quiet ? () => undefined : (options.log ?? (() => undefined));
   const sources = discoverMigrations(options.root ?? projectRoot());
-  const report = await withLockedSession({ ...options, log }, true, async (s) => {
+  const hooks = options.hooks ?? defaultMigrationHooks();
+  return withLockedSession({ ...options, log }, true, async (s) => {
     const ledger = await readLedger(s.books);
     const statuses = compareWithLedger(sources, ledger, false);
     const todo = workList(statuses, sources, options);
-    // The accounts whose grants are restored after routines are re-created are checked first: a
-    // hostile database_users row refuses the run before any file is applied.
-    if (todo.some((t) => t.source.kind === 'repeatable')) await readRegistry(s.work, s.database);
-    const results: MigrationResult[] = [];
-    const given: MissingGrant[] = [];
-    let failed = false;
-    for (const { source, from: recorded, interrupted } of todo) {
-      if (failed) {
-        results.push({ name: source.name, kind: source.kind, outcome: 'not-executed', statements: 0, startedAt: 0, ms: 0 });
-        continue;
-      }
+    const ctx: HookContext = { database: s.database, root: s.root, stoppedAt: options.to, quiet: Boolean(options.quiet) };
+    if (todo.some((t) => t.source.kind === 'repeatable')) {
+      for (const hook of hooks) await hook.beforeRoutines?.(s.work, ctx);
+    }
+    const { results, failed } = await runInOrder(todo, async ({ source, from: recorded, interrupted }) => {
       const started = Date.now();
       const statements = statementsOf(s.server, source);
       if (recorded > statements.length) {
@@ -292,24 +295,18 @@ export async function migrateUp(options: UpOptions): Promise<RunReport> {
       const from = interrupted && source.kind === 'versioned' ? await resumePoint(s, source, statements, recorded, log) : recorded;
       log(`applying ${source.name}.sql${from ? ` from statement ${from + 1}` : ''} (${statements.length - from} statements)`);
       await recordStart(s.books, source, statements.length, from, s.workThread);
-      const outcome = await applyStatements(s, source, statements, from, source.path, given);
+      const outcome = await applyStatements(s, source, statements, from, source.path, hooks, ctx);
+      const base = { name: source.name, kind: source.kind, startedAt: from, ms: Date.now() - started };
       if (outcome.error) {
-        failed = true;
         await recordFailure(s.books, source.name, outcome.done, outcome.error);
-        results.push({ name: source.name, kind: source.kind, outcome: 'failed', statements: outcome.done - from, startedAt: from, error: outcome.error, ms: Date.now() - started });
-        continue;
+        return { ...base, outcome: 'failed', statements: outcome.done - from, error: outcome.error };
       }
       await recordApplied(s.books, source, statements.length);
-      results.push({ name: source.name, kind: source.kind, outcome: 'applied', statements: statements.length - from, startedAt: from, ms: Date.now() - started });
-    }
-    const notes = failed || options.to !== undefined ? [] : await upgradeCampaignSets(s.work, Boolean(options.quiet));
-    // Every run, changed files or not: give back any grant a registered user lacks (a run killed
-    // between a routine's CREATE and its GRANT, a grant revoked by hand).
-    if (!failed) given.push(...await restoreRoutineGrants(s.work, s.database, s.root));
-    notes.push(...grantLines(given));
-    return { database: s.database, results, notes, ok: !failed };
+      return { ...base, outcome: 'applied', statements: statements.length - from };
+    });
+    const hookResults = failed ? hooksNotExecuted(hooks) : await runHooks(s.work, ctx, hooks);
+    return { database: s.database, results, hooks: hookResults, ok: !failed && hookResults.every((h) => h.outcome !== 'failed') };
   });
-  return report;
 }
 
 export interface DownOptions extends CommonOptions {
@@ -328,28 +325,20 @@ export async function migrateDown(options: DownOptions): Promise<RunReport> {
     const targets = applied.slice(0, options.count).map((st) => sources.find((src) => src.name === st.name)!);
     const withoutDown = targets.filter((t) => !t.downPath);
     if (withoutDown.length) throw new UserError(`${withoutDown[0].name}.sql has no down file (${withoutDown[0].name}.down.sql); nothing was reverted`);
-    const results: MigrationResult[] = [];
-    let failed = false;
-    for (const source of targets) {
-      if (failed) {
-        results.push({ name: source.name, kind: source.kind, outcome: 'not-executed', statements: 0, startedAt: 0, ms: 0 });
-        continue;
-      }
+    const { results, failed } = await runInOrder(targets.map((source) => ({ source })), async ({ source }) => {
       const started = Date.now();
-      const downSql = readSql(source.downPath!);
-      const statements = statementsOf(s.server, source, downSql);
+      const statements = statementsOf(s.server, source, readSql(source.downPath!));
       log(`reverting ${source.name}.sql (${statements.length} statements)`);
       const outcome = await applyStatements(s, source, statements, 0, source.downPath!);
+      const base = { name: source.name, kind: source.kind, startedAt: 0, ms: Date.now() - started };
       if (outcome.error) {
-        failed = true;
         await recordFailure(s.books, source.name, 0, `down file failed: ${outcome.error}`);
-        results.push({ name: source.name, kind: source.kind, outcome: 'failed', statements: outcome.done, startedAt: 0, error: outcome.error, ms: Date.now() - started });
-        continue;
+        return { ...base, outcome: 'failed', statements: outcome.done, error: outcome.error };
       }
       await recordReverted(s.books, source.name);
-      results.push({ name: source.name, kind: source.kind, outcome: 'reverted', statements: statements.length, startedAt: 0, ms: Date.now() - started });
-    }
-    return { database: s.database, results, notes: [], ok: !failed };
+      return { ...base, outcome: 'reverted', statements: statements.length };
+    });
+    return { database: s.database, results, hooks: [], ok: !failed };
   });
 }
 
