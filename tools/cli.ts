@@ -10,6 +10,7 @@ import { registerCodegenCommands } from './codegen/command';
 import { registerDemoCommands } from './demo/command';
 import { registerHealthCommands } from './health/command';
 import { registerMaintenanceCommands } from './maintenance/command';
+import { registerRetireCommand } from './maintenance/retire-command';
 import { registerMessagesCommands } from './pipeline/command';
 import { registerMigrateCommands } from './migrate/command';
 import { registerPlanCommands } from './plans/command';
@@ -30,7 +31,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerSqlCommands(program);
   registerMigrateCommands(program);
-  registerCampaignCommands(program);
+  registerRetireCommand(registerCampaignCommands(program));
   registerMessagesCommands(program);
   registerMaintenanceCommands(program);
   registerDemoCommands(program);

@@ -3,6 +3,10 @@
 import fs from 'fs';
 import path from 'path';
 
+/** Where the migration history lives in a checkout: versioned files, and one routine per file. */
+export const VERSIONED_DIRS = ['schema', 'indexes', 'seeds'] as const;
+export const REPEATABLE_DIR = 'procedures';
+
 /**
  * The project root: the nearest folder above this module that holds a package.json. The same from
  * the TypeScript sources (tools/) and from the compiled CLI (dist/tools/).

@@ -16,7 +16,7 @@ import { Connection, queryRows, withConnection } from '../../tools/sql/connectio
 import { detectServer } from '../../tools/sql/flavour';
 import { restoreDump } from '../../tools/maintenance/dump';
 import { tableChecksum } from '../../tools/maintenance/checksum';
-import { RETIRING_REFUSAL, retireCampaignSet, RetireStep, RetireStepError } from '../../tools/campaigns/retire';
+import { RETIRING_REFUSAL, retireCampaignSet, RetireStep, RetireStepError } from '../../tools/maintenance/retire';
 import { tableKinds } from '../../tools/campaigns/sets';
 import { loadMessages } from '../../tools/pipeline/loader';
 import { runCli, runCliAsync, waitFor } from '../helpers/cli';

@@ -5,7 +5,7 @@ import path from 'path';
 import { Connection, queryRows } from '../../tools/sql/connection';
 import { tableChecksum } from '../../tools/maintenance/checksum';
 import { restoreOffloaded } from '../../tools/maintenance/restore';
-import { retireCampaignSet, RetireStepError } from '../../tools/campaigns/retire';
+import { retireCampaignSet, RetireStepError } from '../../tools/maintenance/retire';
 import { tableKinds } from '../../tools/campaigns/sets';
 import { UserError } from '../../tools/errors';
 import { runCli, runCliAsync, waitFor } from '../helpers/cli';

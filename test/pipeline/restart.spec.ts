@@ -1,5 +1,5 @@
 // Issue 15's restart: a private server killed (-9) and restarted while its campaign's statistics
-// were never persisted (tools/pipeline/restart-drill.ts), then claimed by 8 workers with the
+// were never persisted (tools/bench/restart-drill.ts), then claimed by 8 workers with the
 // worker loop's default settings. Every message is completed exactly once, no lease expires and
 // no completion is refused, before or after the restart, and the claims read as many rows per
 // message after the restart as before (a count of handler reads); the claim rates are printed (the
@@ -14,7 +14,7 @@ import { expect } from 'chai';
 import { testServerUrl } from '../../tools/harness/database';
 import { privateServerFlavour } from '../../tools/harness/private-server';
 import { usePrivateServer } from '../../tools/harness/mocha';
-import { runRestartDrill, RestartDrillResult } from '../../tools/pipeline/restart-drill';
+import { runRestartDrill, RestartDrillResult } from '../../tools/bench/restart-drill';
 import { withConnection } from '../../tools/sql/connection';
 import { detectServer } from '../../tools/sql/flavour';
 

@@ -13,7 +13,7 @@ import { migrateDatabase } from '../../tools/harness/migrated';
 import { Connection, parseUrl, queryRows, withConnection } from '../../tools/sql/connection';
 import { SCHEMA_CHARSET, SCHEMA_COLLATION } from '../../tools/sql/charset';
 import { loadMessages } from '../../tools/pipeline/loader';
-import { retireCampaignSet } from '../../tools/campaigns/retire';
+import { retireCampaignSet } from '../../tools/maintenance/retire';
 import { latestTemplateVersion } from '../../tools/campaigns/sets';
 import { clientFor, Company, runSqlFile, seedCompany, tableName } from '../pipeline/helpers';
 import { detectServer } from '../../tools/sql/flavour';

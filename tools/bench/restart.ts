@@ -5,7 +5,7 @@
 // started from this machine's server binary, not the --url server: the section runs only when that
 // binary is of the --url server's flavour, and is skipped with the reason otherwise.
 import { privateServerFlavour, startPrivateServer } from '../harness/private-server';
-import { runRestartDrill } from '../pipeline/restart-drill';
+import { runRestartDrill } from './restart-drill';
 import { BenchContext, fmtInt } from './context';
 import { RestartSection } from './types';
 

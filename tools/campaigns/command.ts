@@ -1,27 +1,15 @@
-// `reminderly-db campaign create|list|upgrade|retire`.
+// `reminderly-db campaign create|list|upgrade` (`campaign retire` is registered by tools/maintenance/retire-command.ts).
 import { Command, Option } from 'commander';
-import path from 'path';
-import { primaryTargetOf, printJson, positiveInt, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
+import { printJson, positiveInt, targetOf, TargetFlags, withTargetOptions } from '../cli-options';
 import { OperationError, UserError } from '../errors';
 import { withConnection } from '../sql/connection';
-import { DEFAULT_LOCK_TIMEOUT_SECONDS, withSchemaLock } from '../sql/schema-lock';
-import { parseUrl } from '../sql/connection';
-import { cancelRetire, retireCampaignSet } from './retire';
-import { ensureWritableFolder } from '../maintenance/verified-dump';
+import { underSchemaLock } from './under-lock';
 import { checkCampaignsExist, createCampaignSet, listSets, parseCampaignId, upgradeSets } from './sets';
 
 const log = (line: string) => process.stderr.write(line + '\n');
 
-/** Every set change happens under the schema lock, like migrations, so they never interleave. */
-async function underSchemaLock<T>(flags: TargetFlags & { lockTimeout?: number }, what: string, fn: (conn: import('../sql/connection').Connection) => Promise<T>): Promise<T> {
-  const { url } = await primaryTargetOf(flags, what);
-  const database = parseUrl(url).database;
-  if (!database) throw new UserError('the URL must name a database');
-  return withConnection(url, (conn) => withSchemaLock(conn, database, flags.lockTimeout ?? DEFAULT_LOCK_TIMEOUT_SECONDS,
-    () => fn(conn), (holder) => log(`waiting for the schema lock (held by connection ${holder})`)));
-}
-
-export function registerCampaignCommands(program: Command): void {
+/** Registers `campaign` and returns it, so that `campaign retire` (tools/maintenance) joins it. */
+export function registerCampaignCommands(program: Command): Command {
   const campaign = program.command('campaign').description('per-campaign table sets: create, list, upgrade, retire');
 
   withTargetOptions(campaign.command('create').description('create the table sets of campaigns at the newest template version (idempotent)'))
@@ -76,37 +64,5 @@ export function registerCampaignCommands(program: Command): void {
       const failed = results.filter((r) => r.outcome === 'failed');
       if (failed.length) throw new OperationError(`${failed.length} set(s) failed to upgrade, first: campaign ${failed[0].campaignId}: ${failed[0].error}`);
     });
-
-  withTargetOptions(campaign.command('retire').description('freeze a finished campaign\'s set (the routines refuse it), dump it (one consistent dump, verified by restoring it into the scratch schema <db>_verify), then drop it'))
-    .argument('<campaign-id>', 'campaign id')
-    .option('--out <dir>', 'folder for campaign_<id>.sql.gz and campaign_<id>.manifest.json (required unless --cancel)')
-    .option('--force', 'retire even with unfinished messages (no status yet, or one not final)')
-    .option('--cancel', 'return a set left retiring by an interrupted retire to service')
-    .addOption(new Option('--lock-timeout <seconds>', 'how long to wait for another run, then for the transactions inside the set (default 60)').argParser(positiveInt('--lock-timeout')))
-    .option('--json', 'print the result as JSON')
-    .action(async (id: string, flags: TargetFlags & { out?: string; force?: boolean; cancel?: boolean; lockTimeout?: number; json?: boolean }) => {
-      const campaignId = parseCampaignId(id);
-      const { url } = targetOf(flags);
-      if (flags.cancel) {
-        if (flags.out || flags.force) throw new UserError('campaign retire --cancel takes no --out or --force');
-        const cancelled = await underSchemaLock(flags, 'campaign retire --cancel', (conn) => cancelRetire(conn, campaignId, flags.lockTimeout));
-        if (flags.json) return printJson(cancelled);
-        return console.log(cancelled.outcome === 'returned-to-service'
-          ? `campaign ${campaignId}: retire cancelled, its set is back in service`
-          : `campaign ${campaignId}: its set is not being retired (${cancelled.state}), nothing changed`);
-      }
-      if (!flags.out) throw new UserError('campaign retire needs --out <dir> (where the dump and its manifest go)');
-      const out = flags.out;
-      // Checked before the schema lock is taken: a bad --out never holds the lock.
-      ensureWritableFolder(out);
-      const result = await underSchemaLock(flags, 'campaign retire', (conn) => retireCampaignSet(conn, {
-        url, campaignId, outDir: path.resolve(out), force: flags.force, lockTimeout: flags.lockTimeout, log,
-      }));
-      if (flags.json) return printJson(result);
-      if (result.outcome === 'already-retired') return console.log(`campaign ${campaignId}: its set is already retired, nothing to do`);
-      console.log(`campaign ${campaignId}: ${result.tables.length} tables, ${result.rows} rows dumped to ${result.file}` +
-        `${result.reusedDump ? ' (by an earlier run)' : ''}, verified by restore, set dropped and marked retired` +
-        `${result.resumed ? ' (an interrupted retire, resumed)' : ''}` +
-        `${result.unfinished ? ` (--force: ${result.unfinished} unfinished messages were in it)` : ''}`);
-    });
+  return campaign;
 }

@@ -27,7 +27,7 @@ export interface Manifest {
   createdAt: string;
 }
 
-/** The manifest of a retired campaign set's dump (tools/campaigns/retire.ts): one file, every table of the set. */
+/** The manifest of a retired campaign set's dump (tools/maintenance/retire.ts): one file, every table of the set. */
 export interface SetManifest {
   format: 1;
   kind: 'campaign-set';

@@ -4,10 +4,9 @@ import { createHash } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { UserError } from '../errors';
-import { projectRoot } from '../project';
+import { projectRoot, REPEATABLE_DIR, VERSIONED_DIRS } from '../project';
 
-export const VERSIONED_DIRS = ['schema', 'indexes', 'seeds'] as const;
-export const REPEATABLE_DIR = 'procedures';
+export { REPEATABLE_DIR, VERSIONED_DIRS };
 
 /** V<version>__<description>.sql, Flyway's convention; the down section is the sibling .down.sql. */
 const VERSIONED_FILE = /^V(\d+)__([a-z0-9_]+)\.sql$/;

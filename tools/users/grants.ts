@@ -6,7 +6,7 @@ import path from 'path';
 import { UserError } from '../errors';
 import { GRANT_ROLES, GrantRole, readHeader } from '../routines/header';
 import { Connection, queryRows } from '../sql/connection';
-import { REPEATABLE_DIR } from '../migrate/sources';
+import { REPEATABLE_DIR } from '../project';
 import { Account, isGrantRole, Purpose } from './accounts';
 import { verifyScratchName } from '../maintenance/verify-scratch';
 

@@ -23,7 +23,7 @@ import { prepareExplainSession } from '../plans/explain';
 import { estimatedRows } from '../plans/statistics';
 import { connect, Connection, queryRows, quoteIdentifier, withConnection, withDatabase } from '../sql/connection';
 import { detectServer } from '../sql/flavour';
-import { runWorker, simulatedSender, WorkerStats } from './worker';
+import { runWorker, simulatedSender, WorkerStats } from '../pipeline/worker';
 
 export const RESTART_DRILL_DATABASE = 'reminderly_restart';
 

@@ -29,13 +29,13 @@ import { OperationError, UserError } from '../errors';
 import { Connection, parseUrl, queryRows } from '../sql/connection';
 import { detectServer, ServerInfo } from '../sql/flavour';
 import { isRoutineSignal } from '../sql/signals';
-import { tableChecksum } from '../maintenance/checksum';
-import { dumpTables } from '../maintenance/dump';
-import { previewHistory } from '../maintenance/history';
-import { readManifest, SetManifest, writeManifest } from '../maintenance/offload';
-import { DumpedTable, ensureWritableFolder, pauseIfAsked, requireTool, verifyDumpFile } from '../maintenance/verified-dump';
-import { verifyScratchName } from '../maintenance/verify-scratch';
-import { tableKinds } from './sets';
+import { tableChecksum } from './checksum';
+import { dumpTables } from './dump';
+import { previewHistory } from './history';
+import { readManifest, SetManifest, writeManifest } from './offload';
+import { DumpedTable, ensureWritableFolder, pauseIfAsked, requireTool, verifyDumpFile } from './verified-dump';
+import { verifyScratchName } from './verify-scratch';
+import { tableKinds } from '../campaigns/sets';
 
 /** The steps of a retire, in the order they run. */
 export const RETIRE_STEPS = ['preflight', 'unfinished', 'freeze', 'checksum', 'dump', 'manifest', 'verify', 'drop'] as const;
