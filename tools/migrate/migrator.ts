@@ -115,11 +115,15 @@ async function connectionId(conn: Connection): Promise<number> {
 async function withLockedSession<T>(options: CommonOptions, createDatabase: boolean, fn: (s: Session) => Promise<T>,
   purpose: 'migrate' | 'rebuild-ledger' = 'migrate'): Promise<T> {
   const database = databaseOf(options.url);
-  if (createDatabase) {
+  const exists = await databaseExists(options.url, database);
+  if (createDatabase && !exists) {
+    // Only when missing: on MySQL, CREATE DATABASE IF NOT EXISTS on an existing database waits for
+    // every transaction open in it, so a killed run's statement still executing would hold `up`
+    // here, silently, instead of the still-running check below naming it.
     await withConnection(options.url, (conn) =>
       conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)} ${DATABASE_OPTIONS}`),
     { database: null });
-  } else if (!(await databaseExists(options.url, database))) {
+  } else if (!exists) {
     throw new UserError(`database ${database} does not exist`);
   }
   const books = await connect(options.url);
