@@ -110,7 +110,7 @@ async function connectionId(conn: Connection): Promise<number> {
 /**
  * Under the schema lock, before anything changes: refuse while a killed run's statement is still
  * executing on the server, and (unless the ledger is being rebuilt) while the ledger and the
- * migrations table disagree. Only then is a missing ledger created.
+ * migrations table disagree. Only then is a missing ledger created (by a rebuild, only when it writes).
  */
 async function withLockedSession<T>(options: CommonOptions, createDatabase: boolean, fn: (s: Session) => Promise<T>,
   purpose: 'migrate' | 'rebuild-ledger' = 'migrate'): Promise<T> {
@@ -143,7 +143,7 @@ async function withLockedSession<T>(options: CommonOptions, createDatabase: bool
         const problems = historyProblems(history, ledger, discoverMigrations(root));
         if (problems.length) throw new UserError(`refusing to migrate: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more: \`migrate validate\`)` : ''}`);
       }
-      await ensureLedger(books);
+      if (purpose === 'migrate') await ensureLedger(books);
       return await fn({ database, books, work, workThread, server: await detectServer(work), history, root });
     } finally {
       await releaseSchemaLock(books, database).catch(() => undefined);
@@ -483,6 +483,7 @@ export async function rebuildLedger(options: CommonOptions & { confirmed: boolea
       }
     }
     if (!options.confirmed || !changes.length) return { database: s.database, changes, written: false };
+    await ensureLedger(s.books);
     await s.books.beginTransaction();
     try {
       for (const name of removals) await s.books.query(`DELETE FROM \`${LEDGER_TABLE}\` WHERE name = ?`, [name]);
