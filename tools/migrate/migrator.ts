@@ -97,16 +97,20 @@ async function connectionId(conn: Connection): Promise<number> {
 /**
  * Under the schema lock, before anything changes: refuse while a killed run's statement is still
  * executing on the server, and (unless the ledger is being rebuilt) while the ledger and the
- * migrations table disagree. Only then is a missing ledger created.
+ * migrations table disagree. Only then is a missing ledger created (by a rebuild, only when it writes).
  */
 async function withLockedSession<T>(options: CommonOptions, createDatabase: boolean, fn: (s: Session) => Promise<T>,
   purpose: 'migrate' | 'rebuild-ledger' = 'migrate'): Promise<T> {
   const database = databaseOf(options.url);
-  if (createDatabase) {
+  const exists = await databaseExists(options.url, database);
+  if (createDatabase && !exists) {
+    // Only when missing: on MySQL, CREATE DATABASE IF NOT EXISTS on an existing database waits for
+    // every transaction open in it, so a killed run's statement still executing would hold `up`
+    // here, silently, instead of the still-running check below naming it.
     await withConnection(options.url, (conn) =>
       conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)} ${DATABASE_OPTIONS}`),
     { database: null });
-  } else if (!(await databaseExists(options.url, database))) {
+  } else if (!exists) {
     throw new UserError(`database ${database} does not exist`);
   }
   const books = await connect(options.url);
@@ -126,7 +130,7 @@ async function withLockedSession<T>(options: CommonOptions, createDatabase: bool
         const problems = historyProblems(history, ledger, discoverMigrations(root));
         if (problems.length) throw new UserError(`refusing to migrate: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more: \`migrate validate\`)` : ''}`);
       }
-      await ensureLedger(books);
+      if (purpose === 'migrate') await ensureLedger(books);
       return await fn({ database, books, work, workThread, server: await detectServer(work), history, root });
     } finally {
       await releaseSchemaLock(books, database).catch(() => undefined);
@@ -425,7 +429,10 @@ export interface LedgerRebuild {
  * the checkout (checksums, statement counts), after the DBA confirmed: the checkout's files are
  * taken to be what was applied. Files the checkout lacks get a zero checksum and stay `missing`;
  * failed or interrupted rows the migrations table cannot know of are kept; repeatable rows are
- * kept (a missing one only makes `up` re-apply that routine).
+ * kept (a missing one only makes `up` re-apply that routine). An applied row the migrations table
+ * lacks is removed, unless it is a complete application of the checkout's file: then the file was
+ * applied and db-migrate's row was lost, so that row is restored (removing the ledger's would make
+ * `up` apply the file a second time).
  */
 export async function rebuildLedger(options: CommonOptions & { confirmed: boolean }): Promise<LedgerRebuild> {
   const sources = discoverMigrations(options.root ?? projectRoot());
@@ -437,6 +444,7 @@ export async function rebuildLedger(options: CommonOptions & { confirmed: boolea
     const rows: { name: string; version: number | null; checksum: string; total: number }[] = [];
     const changes: string[] = [];
     const removals: string[] = [];
+    const restorals: string[] = [];
     for (const name of recorded) {
       const source = sources.find((src) => src.name === name);
       const row = source
@@ -451,14 +459,24 @@ export async function rebuildLedger(options: CommonOptions & { confirmed: boolea
     }
     for (const entry of ledger) {
       if (entry.kind === 'versioned' && entry.status === 'applied' && !recorded.includes(entry.name)) {
-        removals.push(entry.name);
-        changes.push(`remove ${entry.name}.sql (applied in ${LEDGER_TABLE}, but not in ${DB_MIGRATE_TABLE})`);
+        const source = sources.find((src) => src.name === entry.name);
+        const total = source ? statementsOf(s.server, source).length : -1;
+        if (source && entry.checksum === source.checksum && entry.version === source.version &&
+          entry.statementsDone === total && entry.statementsTotal === total) {
+          restorals.push(entry.name);
+          changes.push(`restore ${entry.name}.sql in ${DB_MIGRATE_TABLE} (applied in ${LEDGER_TABLE} with this checkout's checksum)`);
+        } else {
+          removals.push(entry.name);
+          changes.push(`remove ${entry.name}.sql (applied in ${LEDGER_TABLE}, but not in ${DB_MIGRATE_TABLE})`);
+        }
       }
     }
     if (!options.confirmed || !changes.length) return { database: s.database, changes, written: false };
+    await ensureLedger(s.books);
     await s.books.beginTransaction();
     try {
       for (const name of removals) await s.books.query(`DELETE FROM \`${LEDGER_TABLE}\` WHERE name = ?`, [name]);
+      for (const name of restorals) await s.books.query(`INSERT INTO \`${DB_MIGRATE_TABLE}\` (name, run_on) VALUES (?, UTC_TIMESTAMP())`, [name]);
       for (const r of rows) {
         await s.books.query(`DELETE FROM \`${LEDGER_TABLE}\` WHERE name = ?`, [r.name]);
         await s.books.query(
